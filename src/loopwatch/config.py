@@ -1,0 +1,148 @@
+"""Typed settings: where state lives and what each stage is parameterised by.
+
+Settings come from ``params.yaml`` (what DVC tracks) plus a few environment
+variables for the places that differ per machine (``LOOPWATCH_STATE_DIR``,
+``LOOPWATCH_TRACKING_URI``). Nothing here touches the disk at import time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class DataParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["adult"] = "adult"
+    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 42
+    sensitive_as_inputs: bool = False
+
+
+class TrainParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 42
+    max_epochs: int = Field(15, ge=1)
+    batch_size: int = Field(512, ge=1)
+    lr: float = Field(1e-2, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    layers: list[int] = Field(default_factory=lambda: [200, 100])
+    dropout: float = Field(0.1, ge=0, lt=1)
+    embedding_dropout: float = Field(0.05, ge=0, lt=1)
+    patience: int = Field(3, ge=1)
+    accelerator: str = "auto"
+    log1p_columns: list[str] = Field(default_factory=lambda: ["capital_gain", "capital_loss"])
+    # Not in params.yaml: tests and benchmarks shrink runs with these.
+    limit_train_batches: int | float | None = None
+    enable_progress_bar: bool = True
+
+
+class RegisterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str = "adult-income"
+    metric: str = "test_accuracy"
+    min_delta: float = 0.0
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: DataParams = Field(default_factory=DataParams)
+    train: TrainParams = Field(default_factory=TrainParams)
+    registry: RegisterParams = Field(default_factory=RegisterParams)
+
+    def digest(self) -> str:
+        """A short stable hash of the params, logged as a lineage tag."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class ConfigError(ValueError):
+    """A settings file or variable is wrong; the message names the field and the fix."""
+
+
+class Settings(BaseModel):
+    """Paths and URIs of one project checkout. All generated state lives under ``state_dir``."""
+
+    model_config = ConfigDict(extra="forbid")
+    root: Path
+    state_dir: Path
+    tracking_uri: str
+    experiment: str = "loopwatch"
+    params: Params = Field(default_factory=Params)
+
+    # Derived locations: one place decides the layout of the state folder.
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """DVC stage outputs (prepared splits, the trained run's pointer, metrics)."""
+        return self.root / "outputs"
+
+    @property
+    def prepared_dir(self) -> Path:
+        return self.outputs_dir / "prepared" / self.params.data.dataset
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.state_dir / "mlartifacts"
+
+    @property
+    def dvc_remote_dir(self) -> Path:
+        return self.state_dir / "dvc-remote"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.state_dir / "prefect"
+
+    @property
+    def download_cache(self) -> Path:
+        return self.state_dir / "downloads"
+
+    @classmethod
+    def load(
+        cls,
+        root: Path | str | None = None,
+        env: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        """Read ``params.yaml`` under ``root`` (default: the current directory) and the env."""
+        env = os.environ if env is None else env
+        root = Path(root or env.get("LOOPWATCH_ROOT") or Path.cwd()).resolve()
+        params_file = root / "params.yaml"
+        raw: dict[str, Any] = {}
+        if params_file.exists():
+            try:
+                raw = yaml.safe_load(params_file.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"{params_file} is not valid YAML: {exc}") from exc
+        for dotted, value in (overrides or {}).items():
+            section, _, key = dotted.partition(".")
+            raw.setdefault(section, {})[key] = value
+        try:
+            params = Params.model_validate(raw)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc, params_file)) from exc
+        state_dir = Path(env.get("LOOPWATCH_STATE_DIR") or root / ".state").resolve()
+        tracking_uri = env.get("LOOPWATCH_TRACKING_URI") or f"sqlite:///{state_dir / 'mlflow.db'}"
+        return cls(root=root, state_dir=state_dir, tracking_uri=tracking_uri, params=params)
+
+
+def _explain(exc: ValidationError, source: Path) -> str:
+    lines = [f"invalid settings in {source}:"]
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  - {field}: {err['msg']} (got {err.get('input')!r}); fix it in {source.name}")
+    return "\n".join(lines)

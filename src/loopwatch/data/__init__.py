@@ -1,0 +1,1 @@
+"""Data sources (fetch + checksum), per-task datasets and splits, DVC helpers."""

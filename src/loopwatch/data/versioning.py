@@ -1,0 +1,92 @@
+"""DVC helpers: a repo with a local-directory remote, tracking ``data/``, push and pull.
+
+Uses DVC's Python API (each CLI call costs 1-2 s of start-up). A fresh ``Repo``
+object per operation, because a Repo caches its index and would miss changes made
+behind its back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REMOTE_NAME = "local"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    path: str
+    md5: str
+    nfiles: int | None
+    size: int | None
+
+
+def ensure_repo(root: Path, remote_dir: Path) -> None:
+    """Initialise DVC in ``root`` if needed and give it a default remote if it has none.
+
+    The embedded remote is written to ``.dvc/config.local`` (machine-specific,
+    not committed) so a user's own default remote in ``.dvc/config`` is never
+    overridden.
+    """
+    from dvc.repo import Repo
+
+    if not (root / ".dvc").is_dir():
+        no_scm = not (root / ".git").exists()
+        Repo.init(str(root), no_scm=no_scm).close()
+    with Repo(str(root)) as repo:
+        if repo.config["core"].get("remote"):
+            return
+        remote_dir.mkdir(parents=True, exist_ok=True)
+        with repo.config.edit(level="local") as conf:
+            conf["remote"][REMOTE_NAME] = {"url": str(remote_dir)}
+            conf["core"]["remote"] = REMOTE_NAME
+
+
+def track(root: Path, target: str = "data") -> DataVersion:
+    """``dvc add`` the folder; returns the new version (unchanged data keeps its hash)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        repo.add(target)
+    return read_version(root, target)
+
+
+def push(root: Path) -> int:
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return int(repo.push())
+
+
+def pull(root: Path) -> dict:
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return repo.pull()
+
+
+def read_version(root: Path, target: str = "data") -> DataVersion:
+    """The version recorded in ``<target>.dvc``: what a run's lineage tag points at."""
+    dvc_file = root / f"{target}.dvc"
+    if not dvc_file.exists():
+        raise FileNotFoundError(f"{dvc_file} is missing: run `loopwatch data fetch` to version {target}/")
+    out = yaml.safe_load(dvc_file.read_text())["outs"][0]
+    return DataVersion(path=out["path"], md5=out["md5"], nfiles=out.get("nfiles"),
+                       size=out.get("size"))
+
+
+def git_commit(root: Path) -> str:
+    """HEAD's commit (with ``-dirty`` when the tree has changes), or 'unknown' outside git."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit

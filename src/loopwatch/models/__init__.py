@@ -1,0 +1,1 @@
+"""Models per task: plain ``nn.Module`` networks plus their LightningModules."""

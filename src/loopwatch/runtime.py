@@ -1,0 +1,42 @@
+"""Process environment for the embedded stack: telemetry off, Prefect state under the state dir.
+
+Called by the CLI and the flows at start-up (never at import time), and only
+``setdefault``s, so a user's own settings always win.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+
+from loopwatch.config import Settings
+
+# No network here, and polite anyway: every tool in the stack phones home by default.
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DVC_NO_ANALYTICS": "1",
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+
+
+def embedded_env(settings: Settings) -> dict[str, str]:
+    """The variables the embedded defaults need, as a dict (tests inspect it)."""
+    env = dict(TELEMETRY_OFF)
+    env.update(
+        {
+            "PREFECT_HOME": str(settings.prefect_home),
+            # The in-process Prefect server needs more than its 20 s default on 2 cores.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        }
+    )
+    return env
+
+
+def apply_embedded_env(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
+    environ = os.environ if environ is None else environ
+    for key, value in embedded_env(settings).items():
+        environ.setdefault(key, value)

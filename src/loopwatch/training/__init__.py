@@ -1,0 +1,1 @@
+"""Fit, evaluate, MLflow tracking, the model registry and the promotion rule."""
