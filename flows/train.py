@@ -8,7 +8,7 @@ deployment.
 from __future__ import annotations
 
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env
+from loopwatch.runtime import apply_embedded_env, quiet_library_logs
 
 # Prefect reads PREFECT_HOME and its server settings when it is imported, so the
 # embedded defaults must be in the environment first (setdefault: the user's win).
@@ -45,9 +45,10 @@ def register(settings: Settings):
     return pipeline.register(settings)
 
 
-@flow(name="train-pipeline", log_prints=True)
+@flow(name="train-pipeline")
 def train_pipeline(root: str | None = None, try_url: bool = True) -> dict:
     settings = Settings.load(root)
+    quiet_library_logs()
     data_version = fetch(settings, try_url)
     counts = prepare(settings)
     trained = train(settings)

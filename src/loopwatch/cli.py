@@ -25,10 +25,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, 
 
 
 def _settings() -> Settings:
-    from loopwatch.runtime import apply_embedded_env
+    from loopwatch.runtime import apply_embedded_env, quiet_library_logs
 
     settings = Settings.load()
     apply_embedded_env(settings)
+    quiet_library_logs()
     return settings
 
 

@@ -6,6 +6,7 @@ Called by the CLI and the flows at start-up (never at import time), and only
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import MutableMapping
 
@@ -38,5 +39,21 @@ def embedded_env(settings: Settings) -> dict[str, str]:
 
 def apply_embedded_env(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
     environ = os.environ if environ is None else environ
+    # Prefect creates PREFECT_HOME without parents and then cannot open its database.
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
     for key, value in embedded_env(settings).items():
         environ.setdefault(key, value)
+
+
+class _DropAdverts(logging.Filter):
+    """Lightning advertises a hosted logger at every fit: noise in a pipeline's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def quiet_library_logs() -> None:
+    """Keep the libraries' own INFO chatter (DVC's git hints, Lightning's adverts) out of runs."""
+    logging.getLogger("dvc").setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
