@@ -129,6 +129,15 @@ def where() -> None:
         typer.echo(f"{key}: {getattr(settings, key)}")
 
 
+def _add_subsystem_commands() -> None:
+    from loopwatch.serving.cli import add_commands as add_serving
+
+    add_serving(app)
+
+
+_add_subsystem_commands()
+
+
 def main() -> None:  # pragma: no cover - console-script shim
     app()
 

@@ -51,11 +51,23 @@ class RegisterParams(BaseModel):
     min_delta: float = 0.0
 
 
+class ServingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    threshold: float = Field(0.5, gt=0, lt=1)  # decision policy: act when P(positive) >= this
+    epsilon: float = Field(0.0, ge=0, le=1)  # share of uniformly random (exploration) decisions
+    max_batch_rows: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+    reload_interval_s: float = Field(5.0, gt=0)  # how often the champion alias is re-checked
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: DataParams = Field(default_factory=DataParams)
     train: TrainParams = Field(default_factory=TrainParams)
     registry: RegisterParams = Field(default_factory=RegisterParams)
+    serving: ServingParams = Field(default_factory=ServingParams)
 
     def digest(self) -> str:
         """A short stable hash of the params, logged as a lineage tag."""
@@ -74,6 +86,8 @@ class Settings(BaseModel):
     root: Path
     state_dir: Path
     tracking_uri: str
+    prediction_log_url: str  # SQLAlchemy URL: SQLite (WAL) by default, PostgreSQL for scale
+    cache_dir: Path  # downloaded wheels and sources; shareable across checkouts
     experiment: str = "loopwatch"
     params: Params = Field(default_factory=Params)
 
@@ -107,10 +121,6 @@ class Settings(BaseModel):
     def prefect_home(self) -> Path:
         return self.state_dir / "prefect"
 
-    @property
-    def download_cache(self) -> Path:
-        return self.state_dir / "downloads"
-
     @classmethod
     def load(
         cls,
@@ -137,7 +147,11 @@ class Settings(BaseModel):
             raise ConfigError(_explain(exc, params_file)) from exc
         state_dir = Path(env.get("LOOPWATCH_STATE_DIR") or root / ".state").resolve()
         tracking_uri = env.get("LOOPWATCH_TRACKING_URI") or f"sqlite:///{state_dir / 'mlflow.db'}"
-        return cls(root=root, state_dir=state_dir, tracking_uri=tracking_uri, params=params)
+        cache_dir = Path(env.get("LOOPWATCH_CACHE_DIR") or state_dir / "downloads").resolve()
+        log_url = (env.get("LOOPWATCH_PREDICTION_LOG_URL")
+                   or f"sqlite:///{state_dir / 'predictions.db'}")
+        return cls(root=root, state_dir=state_dir, tracking_uri=tracking_uri,
+                   prediction_log_url=log_url, cache_dir=cache_dir, params=params)
 
 
 def _explain(exc: ValidationError, source: Path) -> str:

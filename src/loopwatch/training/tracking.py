@@ -30,15 +30,14 @@ TAG_STAGE = "loopwatch.stage"
 
 
 class MlflowEpochLogger(L.Callback):
-    """Logs every epoch-level metric Lightning has collected, with step = epoch."""
+    """Logs every epoch-level metric Lightning has collected, with step = epoch.
+
+    Lightning runs validation before ``on_train_epoch_end``, so one flush there
+    carries the epoch's train and valid metrics together.
+    """
 
     def __init__(self, client: MlflowClient, run_id: str):
         self.client, self.run_id = client, run_id
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        self._flush(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._flush(trainer)

@@ -1,0 +1,1 @@
+"""Serving: HTTP app factory, predictor, decision policy, prediction log, feedback intake."""
