@@ -158,5 +158,6 @@ def _explain(exc: ValidationError, source: Path) -> str:
     lines = [f"invalid settings in {source}:"]
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  - {field}: {err['msg']} (got {err.get('input')!r}); fix it in {source.name}")
+        got = err.get("input")
+        lines.append(f"  - {field}: {err['msg']} (got {got!r}); fix it in {source.name}")
     return "\n".join(lines)

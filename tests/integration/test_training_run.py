@@ -95,7 +95,8 @@ def test_champion_moves_only_for_a_better_model(trained):
     better = second_metrics["test_accuracy"] > first_acc
     assert reg.version == "2"
     assert str(client.get_model_version_by_alias(name, CHALLENGER).version) == "2"
-    assert str(client.get_model_version_by_alias(name, CHAMPION).version) == ("2" if better else "1")
+    champion = client.get_model_version_by_alias(name, CHAMPION)
+    assert str(champion.version) == ("2" if better else "1")
     tags = client.get_run(second.run_id).data.tags
     assert tags["promotion.decision"] == ("promoted" if better else "rejected")
     assert "test_accuracy" in tags["promotion.reason"]

@@ -54,9 +54,10 @@ class TabularSpec:
         values = frame[self.target]
         unknown = set(values.dropna().unique()) - set(self.classes)
         if unknown or values.isna().any():
+            found = sorted(map(str, unknown))[:5]
+            nan_note = " and missing values" if values.isna().any() else ""
             raise ValueError(
-                f"column {self.target!r} must hold only {self.classes}; found "
-                f"{sorted(map(str, unknown))[:5]}{' and missing values' if values.isna().any() else ''}"
+                f"column {self.target!r} must hold only {self.classes}; found {found}{nan_note}"
             )
         return (values == self.positive_label).to_numpy(dtype=np.int64)
 
@@ -71,7 +72,9 @@ class TabularSpec:
         return cls(**raw)
 
 
-def split_frame(frame: pd.DataFrame, valid_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_frame(
+    frame: pd.DataFrame, valid_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A seeded random train/valid split; the same seed always gives the same rows."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(frame))

@@ -72,7 +72,9 @@ def read_version(root: Path, target: str = "data") -> DataVersion:
     """The version recorded in ``<target>.dvc``: what a run's lineage tag points at."""
     dvc_file = root / f"{target}.dvc"
     if not dvc_file.exists():
-        raise FileNotFoundError(f"{dvc_file} is missing: run `loopwatch data fetch` to version {target}/")
+        raise FileNotFoundError(
+            f"{dvc_file} is missing: run `loopwatch data fetch` to version {target}/"
+        )
     out = yaml.safe_load(dvc_file.read_text())["outs"][0]
     return DataVersion(path=out["path"], md5=out["md5"], nfiles=out.get("nfiles"),
                        size=out.get("size"))

@@ -64,7 +64,8 @@ class TabularPreprocessor:
         """(categorical codes int64 [n, n_cat], continuous float32 [n, n_cont])."""
         missing = [c for c in [*self.categorical, *self.continuous] if c not in frame.columns]
         if missing:
-            raise KeyError(f"input lacks columns {missing}; expected {self.categorical + self.continuous}")
+            expected = self.categorical + self.continuous
+            raise KeyError(f"input lacks columns {missing}; expected {expected}")
         n = len(frame)
         cats = np.zeros((n, len(self.categorical)), dtype=np.int64)
         for j, col in enumerate(self.categorical):

