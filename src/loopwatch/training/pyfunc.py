@@ -22,6 +22,7 @@ from mlflow.models.model import ModelInfo
 from loopwatch.models.tabular_predictor import TabularPredictor
 
 ARTIFACT_KEY = "tabular"
+ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
 
 
 class TabularPyfunc(mlflow.pyfunc.PythonModel):
@@ -45,7 +46,7 @@ def log_tabular_model(predictor: TabularPredictor, example: pd.DataFrame) -> Mod
         folder = predictor.save(Path(tmp) / "tabular")
         return mlflow.pyfunc.log_model(
             name="model",
-            python_model=TabularPyfunc(),
+            python_model=str(ENTRY_FILE),  # models-from-code: no pickled Python object
             artifacts={ARTIFACT_KEY: str(folder)},
             signature=signature,
             input_example=inputs,
