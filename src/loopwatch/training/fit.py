@@ -9,7 +9,13 @@ from pathlib import Path
 import lightning as L
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    RandomSampler,
+    SequentialSampler,
+    TensorDataset,
+)
 
 from loopwatch.config import TrainParams
 from loopwatch.data.tabular import TabularSpec
@@ -34,9 +40,13 @@ def make_loader(spec: TabularSpec, pre: TabularPreprocessor, frame: pd.DataFrame
                 batch_size: int, shuffle: bool) -> DataLoader:
     cats, conts = pre.transform(frame)
     y = torch.from_numpy(spec.labels(frame))
-    # In-memory tensors: worker processes would only add start-up cost.
-    return DataLoader(TensorDataset(cats, conts, y), batch_size=batch_size, shuffle=shuffle,
-                      num_workers=0)
+    dataset = TensorDataset(cats, conts, y)
+    # The sampler yields whole index batches and the dataset slices its tensors once per
+    # batch: fetching row by row and collating cost a quarter of an epoch's time on CPU.
+    # In-memory tensors, so no worker processes (they would only add start-up cost).
+    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False),
+                      batch_size=None, num_workers=0)
 
 
 def build_module(
