@@ -1,0 +1,97 @@
+"""PNG figures of the feedback-loop simulators, for reports and the README.
+
+Why no pyplot: these functions run inside flows, tests and servers. Each one
+builds a ``matplotlib.figure.Figure`` on an explicit Agg canvas, saves it and
+drops it, so no global pyplot state, backend switch or open figure leaks out.
+matplotlib is imported inside the functions: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from loopwatch.simulation.policing import stable_point
+
+if TYPE_CHECKING:
+    from loopwatch.simulation.attention import AttentionResult
+    from loopwatch.simulation.policing import UrnResult
+
+
+def _figure(size: tuple[float, float]) -> Any:
+    """A Figure attached to an Agg canvas (no pyplot, no GUI backend)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+    fig.clear()
+    return path
+
+
+def plot_urn_share(results: Mapping[str, UrnResult], path: str | Path,
+                   district: int = 0) -> Path:
+    """Share of patrols sent to ``district`` over days: median and 5-95% band per result.
+
+    Drawn as in Ensign et al.: a log-x days axis, the truth lambda_i / sum(lambda)
+    and the runaway share 1.0 as horizontal lines. Pass e.g.
+    ``{"no fix": simulate_urn(cfg), "fix": simulate_urn(replace(cfg, fix=True))}``;
+    record with ``log_points`` so the early days show on the log axis.
+    """
+    if not results:
+        raise ValueError("nothing to plot")
+    fig = _figure((7.0, 4.2))
+    ax = fig.add_subplot()
+    for (label, result), colour in zip(results.items(), ("C3", "C0", "C2", "C1"), strict=False):
+        days = result.record_days
+        keep = days >= 1  # day 0 has no place on a log axis
+        share = result.shares[keep, :, district]
+        low, median, high = np.percentile(share, [5, 50, 95], axis=1)
+        ax.fill_between(days[keep], low, high, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(days[keep], median, color=colour, label=f"{label}: median, 5-95% band")
+    truth = stable_point(next(iter(results.values())).config.rates)[district]
+    ax.axhline(truth, color="k", linestyle="--", linewidth=1,
+               label=f"truth lambda/sum(lambda) = {truth:.3f}")
+    ax.axhline(1.0, color="grey", linestyle=":", linewidth=1, label="runaway (all patrols)")
+    ax.set_xscale("log")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("day")
+    ax.set_ylabel(f"share of patrols to district {'ABCDEFGH'[district % 8]}")
+    ax.set_title("Pólya-urn predictive policing: runaway loop and its fix")
+    ax.legend(loc="lower left", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_attention_delta(sweep: Mapping[str, Mapping[float, AttentionResult]],
+                         path: str | Path) -> Path:
+    """Delta (range of discovered/occurred over sites) against the dynamic rate d, per agent.
+
+    ``sweep`` is what ``attention.sweep_dynamic_rate`` returns. Error bars are
+    +-2 standard errors of the per-run Delta, so overlapping agents are visible.
+    """
+    if not sweep:
+        raise ValueError("nothing to plot")
+    fig = _figure((6.0, 4.0))
+    ax = fig.add_subplot()
+    for i, (agent, by_d) in enumerate(sweep.items()):
+        d = np.array(sorted(by_d))
+        delta = np.array([by_d[x].delta() for x in d])
+        per_run = [by_d[x].delta_per_run() for x in d]
+        err = np.array([2 * np.nanstd(r) / np.sqrt(max(1, r.size)) for r in per_run])
+        ax.errorbar(d, delta, yerr=err, marker="o", capsize=3, color=f"C{i}", label=agent)
+    ax.set_xlabel("dynamic rate d")
+    ax.set_ylabel("Delta = max - min of discovered/occurred")
+    ax.set_ylim(bottom=0.0)
+    ax.set_title("Attention allocation: fairness over dynamics")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
