@@ -111,6 +111,34 @@ def register() -> None:
     console.print(f"{reg.name} v{reg.version}: {verdict} — {reg.decision.reason}")
 
 
+@app.command()
+def simulate(
+    world: str = typer.Argument(..., help="policing | attention"),
+    days: int = typer.Option(10_000, help="policing: days per run"),
+    runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
+    poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
+    track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
+) -> None:
+    """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
+    from loopwatch.simulation import experiments
+
+    settings = _settings()
+    out_dir = settings.state_dir / "simulations"
+    if world == "policing":
+        report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
+    elif world == "attention":
+        report = experiments.attention(out_dir, runs=min(runs, 20))
+    else:
+        console.print(f"[bold red]error:[/] unknown world {world!r}; choose policing or attention")
+        raise typer.Exit(2)
+    typer.echo("\n".join(report.lines()))
+    for figure in report.figures:
+        typer.echo(f"plot: {figure}")
+    if track:
+        run_id = experiments.log_report(report, settings.tracking_uri, settings.artifact_dir)
+        typer.echo(f"MLflow run {run_id} in experiment {experiments.EXPERIMENT!r}")
+
+
 @app.command("mlflow-ui")
 def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1.")) -> None:
     """Start the MLflow UI on the embedded store (Ctrl-C to stop)."""
