@@ -75,7 +75,7 @@ def run_bare(spec, splits, params: TrainParams) -> float:
     for _ in range(params.max_epochs):
         net.train()
         losses = []
-        for cats, conts, y in train:
+        for cats, conts, y, _ in train:
             opt.zero_grad()
             logits = net(cats, conts)
             loss = loss_fn(logits, y)
@@ -90,7 +90,7 @@ def run_bare(spec, splits, params: TrainParams) -> float:
         net.eval()
         with torch.no_grad():
             losses = []
-            for cats, conts, y in valid:
+            for cats, conts, y, _ in valid:
                 logits = net(cats, conts)
                 losses.append(loss_fn(logits, y))
                 metrics.update(torch.softmax(logits, 1)[:, 1], y)

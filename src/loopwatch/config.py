@@ -39,6 +39,9 @@ class TrainParams(BaseModel):
     patience: int = Field(3, ge=1)
     accelerator: str = "auto"
     log1p_columns: list[str] = Field(default_factory=lambda: ["capital_gain", "capital_loss"])
+    # Inverse-propensity weighting of rows that carry a logged `propensity` (feedback loops).
+    ips_weighting: bool = False
+    ips_clip: float = Field(10.0, ge=1.0)
     # Not in params.yaml: tests and benchmarks shrink runs with these.
     limit_train_batches: int | float | None = None
     enable_progress_bar: bool = True

@@ -63,12 +63,22 @@ class TabularNet(nn.Module):
         return self.mlp(x)
 
 
+def weighted_loss(per_row: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Self-normalised weighted mean: Σ w·loss / Σ w (all-ones weights = the plain mean).
+
+    Normalising by Σw keeps the loss scale (and so the learning rate) comparable
+    whether or not inverse-propensity weights are on.
+    """
+    return (per_row * weight).sum() / weight.sum()
+
+
 class TabularClassifier(L.LightningModule):
     def __init__(self, net_config: dict, lr: float = 1e-2, weight_decay: float = 1e-2):
         super().__init__()
         self.save_hyperparameters()
         self.net = TabularNet(NetConfig(**net_config))
-        self.loss_fn = nn.CrossEntropyLoss()
+        # Per-row losses so inverse-propensity weights can rescale rows (see weighted_loss).
+        self.loss_fn = nn.CrossEntropyLoss(reduction="none")
         metrics = torchmetrics.MetricCollection(
             {
                 "accuracy": torchmetrics.classification.BinaryAccuracy(),
@@ -82,9 +92,9 @@ class TabularClassifier(L.LightningModule):
         return self.net(cats, conts)
 
     def _step(self, batch, metrics: torchmetrics.MetricCollection, stage: str) -> torch.Tensor:
-        cats, conts, y = batch
+        cats, conts, y, weight = batch
         logits = self(cats, conts)
-        loss = self.loss_fn(logits, y)
+        loss = weighted_loss(self.loss_fn(logits, y), weight)
         metrics.update(torch.softmax(logits, dim=1)[:, 1], y)
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
                  batch_size=len(y))

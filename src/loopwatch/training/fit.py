@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import (
@@ -23,6 +24,7 @@ from loopwatch.models.preprocessing import TabularPreprocessor
 from loopwatch.models.tabular import NetConfig, TabularClassifier
 from loopwatch.models.tabular_predictor import TabularPredictor
 
+PROPENSITY = "propensity"  # logged probability of the decision that revealed a row's label
 MONITOR = "valid_roc_auc"  # early stopping and the best checkpoint follow this metric
 
 
@@ -36,11 +38,31 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def ips_weights(frame: pd.DataFrame, clip: float | None) -> np.ndarray:
+    """Inverse-propensity weights 1/p per row, clipped at ``clip``; 1 where not logged.
+
+    A label revealed by a decision taken with probability p stands for 1/p such
+    labels, which undoes the model's say over what it is retrained on (DESIGN §1).
+    Clipping bounds the variance that tiny propensities bring, at the price of a
+    little bias back towards the logged policy; ``None`` (or no ``propensity``
+    column, e.g. organic data) gives every row weight 1.
+    """
+    if clip is None or PROPENSITY not in frame.columns:
+        return np.ones(len(frame), dtype=np.float32)
+    p = pd.to_numeric(frame[PROPENSITY], errors="coerce").to_numpy(dtype=float)
+    if np.any((p <= 0) | (p > 1)):
+        raise ValueError(f"column {PROPENSITY!r} must lie in (0, 1]; missing means organic")
+    w = np.where(np.isnan(p), 1.0, 1.0 / np.where(np.isnan(p), 1.0, p))
+    return np.minimum(w, clip).astype(np.float32)
+
+
 def make_loader(spec: TabularSpec, pre: TabularPreprocessor, frame: pd.DataFrame,
-                batch_size: int, shuffle: bool) -> DataLoader:
+                batch_size: int, shuffle: bool, weights: np.ndarray | None = None) -> DataLoader:
+    if weights is None:
+        weights = np.ones(len(frame), dtype=np.float32)
     cats, conts = pre.transform(frame)
     y = torch.from_numpy(spec.labels(frame))
-    dataset = TensorDataset(cats, conts, y)
+    dataset = TensorDataset(cats, conts, y, torch.from_numpy(weights))
     # The sampler yields whole index batches and the dataset slices its tensors once per
     # batch: fetching row by row and collating cost a quarter of an epoch's time on CPU.
     # In-memory tensors, so no worker processes (they would only add start-up cost).
@@ -93,7 +115,9 @@ def fit_tabular(
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer.fit(
             module,
-            make_loader(spec, pre, train, params.batch_size, shuffle=True),
+            make_loader(spec, pre, train, params.batch_size, shuffle=True,
+                        weights=ips_weights(train, params.ips_clip if params.ips_weighting
+                                            else None)),
             make_loader(spec, pre, valid, params.batch_size * 4, shuffle=False),
         )
     if ckpt.best_model_path:  # serve the best epoch, not the last
