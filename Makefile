@@ -11,7 +11,8 @@ QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
 
 .PHONY: venv run repro test test-fast lint bench clean-state
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install_system_packages.sh
+	bash scripts/install_system_packages.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	# torch first, pinned: pip's find-links holds this CPU wheel; an unpinned torch pulls CUDA (GBs).
 	$(PY) -m pip install --quiet torch==2.13.0 2>&1 | $(QUIET_PIP)
@@ -38,6 +39,8 @@ lint: venv
 
 bench: venv
 	$(PY) bench/tracking_overhead.py
+	$(PY) bench/simulate.py
+	$(PY) bench/serving.py
 
 clean-state:
 	rm -rf .state outputs

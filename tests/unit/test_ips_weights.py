@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
-from loopwatch.models.tabular import weighted_loss
+from loopwatch.models.tabular_net import weighted_loss
 from loopwatch.training.fit import ips_weights
 
 

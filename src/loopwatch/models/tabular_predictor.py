@@ -16,7 +16,7 @@ import torch
 
 from loopwatch.data.tabular import TabularSpec
 from loopwatch.models.preprocessing import TabularPreprocessor
-from loopwatch.models.tabular import NetConfig, TabularNet
+from loopwatch.models.tabular_net import NetConfig, TabularNet
 
 
 class TabularPredictor:

@@ -1,0 +1,92 @@
+"""The read API for monitoring: logged predictions joined with the labels that arrived.
+
+One row per prediction (a left join: predictions without a label yet have
+``label`` = None). Columns:
+
+    prediction_id, timestamp (UTC), model_name, model_version, source, request_id, position,
+    prediction, score, prob_<class>..., decision, propensity, explored,
+    <sensitive attribute>..., <model input>..., label, label_origin, label_arrived_at,
+    request_meta
+
+Input columns keep their training names so a frame can be compared with the
+training data directly (drift reports); an input whose name collides with a
+log column is prefixed ``input_``. A sensitive attribute that is also a model
+input appears once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from loopwatch.serving.jsonio import loads
+from loopwatch.serving.log_store import SENSITIVE_PREFIX, LogStore
+
+BASE = ["prediction_id", "timestamp", "model_name", "model_version", "source", "request_id",
+        "position", "prediction", "score", "decision", "propensity", "explored"]
+LABELS = ["label", "label_origin", "label_arrived_at"]
+EXTRA = ["request_meta"]  # client, user agent, batch size, the caller's metadata (a dict)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A bound of a time window: datetime or ISO text; naive means UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_predictions(store: LogStore, start=None, end=None, *, model_name: str | None = None,
+                     model_version: str | int | None = None,
+                     expand_inputs: bool = True) -> pd.DataFrame:
+    p, f = store.predictions, store.feedback
+    stmt = (sa.select(p, f.c.label, f.c.origin.label("label_origin"),
+                      f.c.arrived_at.label("label_arrived_at"))
+            .select_from(p.outerjoin(f, f.c.prediction_id == p.c.id))
+            .order_by(p.c.ts, p.c.request_id, p.c.position))
+    start, end = as_utc(start), as_utc(end)
+    if start is not None:
+        stmt = stmt.where(p.c.ts >= start)
+    if end is not None:
+        stmt = stmt.where(p.c.ts < end)
+    if model_name is not None:
+        stmt = stmt.where(p.c.model_name == model_name)
+    if model_version is not None:
+        stmt = stmt.where(p.c.model_version == str(model_version))
+    with store.engine.connect() as conn:
+        result = conn.execute(stmt)
+        raw = pd.DataFrame(result.all(), columns=list(result.keys()))
+    return _shape(raw, expand_inputs)
+
+
+def _utc_series(values: pd.Series) -> pd.Series:
+    # SQLite hands back naive datetimes (stored as UTC), PostgreSQL aware ones.
+    return pd.to_datetime(values, utc=True) if len(values) else pd.Series(
+        [], dtype="datetime64[ns, UTC]")
+
+
+def _shape(raw: pd.DataFrame, expand_inputs: bool) -> pd.DataFrame:
+    sensitive = [c for c in raw.columns if c.startswith(SENSITIVE_PREFIX)]
+    frame = raw.rename(columns={"id": "prediction_id", "ts": "timestamp"})
+    frame["timestamp"] = _utc_series(frame["timestamp"])
+    frame["label_arrived_at"] = _utc_series(frame["label_arrived_at"])
+    frame["explored"] = frame["explored"].astype(bool)
+    probs = pd.DataFrame([loads(t) for t in frame["probabilities"]], index=frame.index)
+    probs.columns = [f"prob_{c}" for c in probs.columns]
+    parts = [frame[BASE[:9]], probs, frame[BASE[9:]]]
+    taken = set(BASE) | set(LABELS) | set(EXTRA) | set(probs.columns)
+    inputs = pd.DataFrame()
+    if expand_inputs:
+        inputs = pd.DataFrame([loads(t) for t in frame["inputs"]], index=frame.index)
+        inputs.columns = [f"input_{c}" if c in taken else c for c in inputs.columns]
+    else:
+        parts.append(frame[["inputs"]])
+    sens = frame[sensitive].rename(columns=lambda c: c[len(SENSITIVE_PREFIX):])
+    sens = sens[[c for c in sens.columns if c not in inputs.columns]]
+    frame["request_meta"] = [loads(t) for t in frame["request_meta"]]
+    parts += [sens, inputs, frame[LABELS + EXTRA]]
+    out = pd.concat(parts, axis=1)
+    return out.reset_index(drop=True)

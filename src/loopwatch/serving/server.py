@@ -1,0 +1,70 @@
+"""Wire settings to the service and run it under uvicorn (what `loopwatch serve` calls)."""
+
+from __future__ import annotations
+
+import logging
+
+from loopwatch.config import Settings
+
+
+def _log_swaps() -> None:
+    """Show loopwatch's INFO lines (model swaps, reload errors) on stderr while serving."""
+    logger = logging.getLogger("loopwatch")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
+def open_store(settings: Settings):
+    from loopwatch.serving.log_store import LogStore
+
+    return LogStore(settings.prediction_log_url)
+
+
+def champion_holder(settings: Settings, model_name: str | None = None, poll: bool = True):
+    """A holder for ``models:/NAME@champion`` with the first model already loaded."""
+    from loopwatch.serving.predictor import ChampionHolder
+
+    params = settings.params
+    holder = ChampionHolder(settings.tracking_uri, model_name or params.registry.model_name,
+                            poll_interval=params.serving.reload_interval_s if poll else None)
+    holder.refresh()  # fail fast, with the reason, when there is no champion to serve
+    return holder
+
+
+def build_app(settings: Settings, model_name: str | None = None, seed: int | None = None):
+    from loopwatch.serving.app import create_app
+
+    holder = champion_holder(settings, model_name)
+    return create_app(holder, open_store(settings), settings.params.serving, seed=seed)
+
+
+def serve(settings: Settings, *, model_name: str | None = None, host: str | None = None,
+          port: int | None = None, seed: int | None = None, torch_threads: int = 1,
+          log=print) -> None:
+    """Serve until SIGINT/SIGTERM; in-flight requests finish and the log is flushed first.
+
+    ``torch_threads=1``: a forward pass over 1-100 rows is too small to split
+    across cores; measured on 2 cores, 100 rows took 1.9 ms with 2 intra-op
+    threads and 0.26 ms with 1. Concurrency comes from the event loop instead.
+    """
+    import os
+
+    import torch
+    import uvicorn
+
+    torch.set_num_threads(torch_threads)
+    # A model swap downloads the new version: no progress bar in a server's log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    _log_swaps()
+    cfg = settings.params.serving
+    host, port = host or cfg.host, port or cfg.port
+    app = build_app(settings, model_name, seed)
+    champion = app.state.source.current().info
+    log(f"serving {champion.name} v{champion.version} on http://{host}:{port} "
+        f"(log: {settings.prediction_log_url}, ε={cfg.epsilon}, threshold={cfg.threshold})")
+    # loop/http "auto" pick uvloop and httptools when installed; access logs cost ~10%.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=30)

@@ -1,0 +1,105 @@
+"""The real service (uvicorn on a free loopback port) over a real MLflow champion."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from mlflow.tracking import MlflowClient
+
+from loopwatch.serving.app import create_app
+from loopwatch.serving.log_store import LogStore
+from loopwatch.serving.predictor import ChampionHolder
+from loopwatch.serving.testing import records_of
+from tests.integration.conftest import live_server
+
+
+@pytest.fixture
+def service(served_model, tmp_path):
+    """(base URL, holder, store) for a fresh log; the holder polls the alias every 0.2 s."""
+    settings, spec, test, _ = served_model
+    holder = ChampionHolder(settings.tracking_uri, settings.params.registry.model_name,
+                            poll_interval=0.2)
+    holder.refresh()
+    store = LogStore(f"sqlite:///{tmp_path / 'predictions.db'}")
+    with live_server(create_app(holder, store, settings.params.serving)) as url:
+        yield url, holder, store
+    store.close()
+
+
+def body_of(served_model, n, start=0):
+    _, spec, test, _ = served_model
+    return {"records": records_of(test.iloc[start:start + n], [*spec.inputs, *spec.sensitive])}
+
+
+def test_serves_the_registered_champion_with_its_lineage(service, served_model):
+    url, _, store = service
+    settings, _, _, out = served_model
+    info = httpx.get(f"{url}/model").json()
+    assert (info["name"], info["version"], info["alias"]) == ("adult-income", "1", "champion")
+    assert info["run_id"] == out.run_id and info["data_hash"]
+    resp = httpx.post(f"{url}/predict", json=body_of(served_model, 5))
+    assert resp.status_code == 200, resp.text
+    preds = resp.json()["predictions"]
+    assert [p["model_version"] for p in preds] == ["1"] * 5
+    assert store.ids() == {p["prediction_id"] for p in preds}
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+
+
+def test_concurrent_clients_give_exactly_one_row_per_prediction(service, served_model):
+    url, _, store = service
+    n_clients, n_requests = 8, 25
+    bodies = [body_of(served_model, 1 + i % 3, i) for i in range(n_requests)]
+
+    def client_session(_):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            return [client.post("/predict", json=b) for b in bodies]
+
+    with ThreadPoolExecutor(n_clients) as pool:
+        responses = [r for batch in pool.map(client_session, range(n_clients)) for r in batch]
+    assert len(responses) == n_clients * n_requests
+    assert all(r.status_code == 200 for r in responses)
+    ids = [p["prediction_id"] for r in responses for p in r.json()["predictions"]]
+    assert len(ids) == len(set(ids)) == store.count()
+    assert store.ids() == set(ids)
+    assert store.read()["request_id"].nunique() == n_clients * n_requests
+
+
+def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service, served_model):
+    url, holder, store = service
+    settings = served_model[0]
+    name = settings.params.registry.model_name
+    client = MlflowClient(settings.tracking_uri)
+    v1 = client.get_model_version_by_alias(name, "champion")
+    results, stop = [], threading.Event()
+
+    def hammer():
+        with httpx.Client(base_url=url, timeout=30) as c:
+            while not stop.is_set():
+                results.append(c.post("/predict", json=body_of(served_model, 2)))
+
+    threads = [threading.Thread(target=hammer) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        v2 = client.create_model_version(name, v1.source, run_id=v1.run_id)
+        client.set_registered_model_alias(name, "champion", v2.version)
+        deadline = time.monotonic() + 20  # the poller (0.2 s) must notice and swap
+        while holder.current().info.version != str(v2.version):
+            assert time.monotonic() < deadline, holder.last_error
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        client.set_registered_model_alias(name, "champion", v1.version)
+    assert results and all(r.status_code == 200 for r in results)
+    versions = {p["model_version"] for r in results for p in r.json()["predictions"]}
+    assert versions == {"1", str(v2.version)}
+    assert store.count() == sum(len(r.json()["predictions"]) for r in results)
+    # An admin reload moves back at once (the alias now points to v1 again).
+    assert httpx.post(f"{url}/admin/reload").json() == {"changed": True, "version": "1"}
