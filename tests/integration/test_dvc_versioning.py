@@ -43,3 +43,27 @@ def test_existing_default_remote_is_left_alone(tmp_path):
 
 def test_git_commit_outside_git_is_unknown(tmp_path):
     assert versioning.git_commit(tmp_path) == "unknown"
+
+
+def test_an_old_version_is_restored_from_cache_or_remote(tmp_path):
+    root = tmp_path / "repo"
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "raw" / "a.csv").write_text("old\n")
+    remote = tmp_path / "remote"
+    versioning.ensure_repo(root, remote)
+    old = versioning.track(root)
+    versioning.push(root)
+    (root / "data" / "raw" / "a.csv").write_text("new\n")
+    versioning.track(root)
+
+    restored = versioning.restore_version(root, old.md5, tmp_path / "v-old")
+    assert (restored / "raw" / "a.csv").read_text() == "old\n"
+
+    # With the local cache gone, the embedded remote still has it.
+    subprocess.run(["rm", "-rf", str(root / ".dvc" / "cache")], check=True)
+    again = versioning.restore_version(root, old.md5, tmp_path / "v-old-2", remote_dir=remote)
+    assert (again / "raw" / "a.csv").read_text() == "old\n"
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="dvc fetch"):
+        versioning.restore_version(root, old.md5, tmp_path / "v-none")

@@ -92,3 +92,40 @@ def git_commit(root: Path) -> str:
     except (subprocess.CalledProcessError, FileNotFoundError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
+
+
+def restore_version(root: Path, dir_md5: str, dest: Path, remote_dir: Path | None = None) -> Path:
+    """Materialise the ``data/`` of DVC version ``dir_md5`` (a ``.dir`` hash) under ``dest``.
+
+    How monitoring finds the data a model was trained on from the run's lineage tag,
+    whatever ``data/`` holds today. Objects come from the local DVC cache, else from
+    the embedded local-directory remote. Files are copied once; a later call reuses them.
+    """
+    import json
+    import shutil
+
+    if not dir_md5.endswith(".dir"):
+        raise ValueError(f"{dir_md5!r} is not a DVC directory hash (ends with '.dir')")
+    stores = [root / ".dvc" / "cache" / "files" / "md5"]
+    if remote_dir is not None:
+        stores.append(remote_dir / "files" / "md5")
+
+    def find(md5: str) -> Path:
+        for store in stores:
+            path = store / md5[:2] / md5[2:]
+            if path.exists():
+                return path
+        raise FileNotFoundError(
+            f"DVC object {md5} is in neither the cache nor the local remote "
+            f"({', '.join(map(str, stores))}); run `dvc fetch` for that version first"
+        )
+
+    done = dest / ".complete"
+    if done.exists():
+        return dest
+    for entry in json.loads(find(dir_md5).read_text()):
+        target = dest / entry["relpath"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(find(entry["md5"]), target)
+    done.write_text(dir_md5)
+    return dest
