@@ -29,6 +29,7 @@ repro: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro
 
 test: venv
+	bash scripts/install_chromium.sh  # the dashboard screenshot test; skips with a reason without it
 	$(PY) -m pytest -m "slow or not slow" --durations=15
 
 test-fast: venv
@@ -41,6 +42,7 @@ bench: venv
 	$(PY) bench/tracking_overhead.py
 	$(PY) bench/simulate.py
 	$(PY) bench/serving.py
+	$(PY) bench/monitoring.py
 
 clean-state:
 	rm -rf .state outputs

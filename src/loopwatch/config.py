@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loopwatch.monitoring.params import MonitoringParams
+
 
 class DataParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -71,6 +73,7 @@ class Params(BaseModel):
     train: TrainParams = Field(default_factory=TrainParams)
     registry: RegisterParams = Field(default_factory=RegisterParams)
     serving: ServingParams = Field(default_factory=ServingParams)
+    monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
 
     def digest(self) -> str:
         """A short stable hash of the params, logged as a lineage tag."""

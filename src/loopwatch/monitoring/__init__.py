@@ -14,4 +14,5 @@ Modules, by what they hold:
 - ``tracking``   headline numbers to MLflow as a monitoring run, and the history back
 - ``policy``     the pure retraining decision with hysteresis and cooldown
 - ``workspace``  the Evidently workspace, dashboards as code, and the ``evidently ui`` process
+- ``feedback_loop``  feedback-loop metrics per retraining generation (its own issue)
 """

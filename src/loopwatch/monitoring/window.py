@@ -1,0 +1,150 @@
+"""One monitoring run of the served model: `loopwatch monitor --window 1d`.
+
+Glue between the stores: the prediction log (what was served, with the labels
+that arrived), MLflow (which version is champion, the DVC data version it was
+trained on, its test accuracy, the history of earlier windows) and DVC (that
+data version, materialised to rebuild the reference). It then runs the checks
+of ``monitor.py``, asks the policy, and writes the Evidently snapshot, the HTML
+report and the MLflow monitoring run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from loopwatch.config import Settings
+from loopwatch.data import adult, versioning
+from loopwatch.data.tabular import TabularSpec
+from loopwatch.monitoring.monitor import monitor_frames
+from loopwatch.monitoring.policy import Decision, decide
+from loopwatch.monitoring.report import write_html_report
+from loopwatch.monitoring.results import MonitoringResult
+from loopwatch.monitoring.tracking import load_history, log_to_mlflow, summarize
+from loopwatch.training.tracking import TAG_DATA
+
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_window(text: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
+    if not match:
+        raise ValueError(f"window {text!r} is not like 30m, 6h, 1d or 2w")
+    return timedelta(**{UNITS[match.group(2)]: float(match.group(1))})
+
+
+@dataclass
+class WindowOutcome:
+    result: MonitoringResult
+    decision: Decision
+    report: Path
+    mlflow_run_id: str
+    snapshots: dict[str, str]
+    rows: int
+
+
+def reference_frame(settings: Settings, client: MlflowClient, name: str, version: str,
+                    champion) -> pd.DataFrame:
+    """The training split the version learnt from, scored by it; cached per version.
+
+    Found through lineage: the run's DVC data hash -> that ``data/`` from the DVC cache
+    or remote -> the run's own split params -> the train split.
+    """
+    cache = settings.state_dir / "references" / f"{name}-v{version}.parquet"
+    if cache.exists():
+        return pd.read_parquet(cache)
+    run = client.get_run(client.get_model_version(name, version).run_id)
+    md5 = run.data.tags.get(TAG_DATA)
+    if not md5 or md5 == "untracked":
+        raise ValueError(f"{name} v{version} (run {run.info.run_id}) has no DVC data tag "
+                         f"{TAG_DATA!r}: train it through `loopwatch data fetch` + the pipeline")
+    dataset = run.data.tags.get("loopwatch.dataset", "adult")
+    if dataset != "adult":
+        raise ValueError(f"no reference builder for dataset {dataset!r}")
+    data_dir = versioning.restore_version(settings.root, md5, settings.state_dir / "versions" / md5,
+                                          settings.dvc_remote_dir)
+    params = run.data.params
+    train = adult.prepare(data_dir / "raw" / dataset, float(params["data.valid_fraction"]),
+                          int(params["data.seed"]))["train"]
+    proba = champion.predictor.predict_proba(train)  # a DataFrame: the pandas path
+    train["score"] = proba[:, 1]
+    train["prediction"] = [champion.spec.classes[i] for i in proba.argmax(axis=1)]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    train.to_parquet(cache, index=False)
+    return train
+
+
+def monitor_window(settings: Settings, window: str | None = None, end: datetime | None = None,
+                   model_name: str | None = None) -> WindowOutcome:
+    from loopwatch.serving.log_store import LogStore
+    from loopwatch.serving.predictor import load_version
+    from loopwatch.serving.reading import read_predictions
+    from loopwatch.training.tracking import configure
+
+    params = settings.params.monitoring
+    name = model_name or settings.params.registry.model_name
+    end = end or datetime.now(UTC)
+    start = end - parse_window(window or params.window)
+    client = configure(settings)
+    store = LogStore(settings.prediction_log_url)
+    try:
+        current = read_predictions(store, start, end, model_name=name)
+    finally:
+        store.close()
+    if current.empty:
+        raise ValueError(f"no predictions of {name!r} logged between {start:%Y-%m-%d %H:%M} and "
+                         f"{end:%Y-%m-%d %H:%M} UTC: serve or `loopwatch score` some first")
+    version = str(current["model_version"].mode().iloc[0])  # the window's main version
+    champion = load_version(settings.tracking_uri, name, version, alias=None)
+    spec: TabularSpec = champion.spec
+    reference = reference_frame(settings, client, name, version, champion)
+    result = monitor_frames(current, reference, spec, params, name, version, start, end)
+    baseline = client.get_run(client.get_model_version(name, version).run_id).data.metrics.get(
+        "test_accuracy")
+    history = load_history(client, name, experiment=settings.experiment)
+    decision = decide(summarize(result, baseline), history, params)
+    snapshots = _store_snapshots(settings, name, result)
+    report_dir = settings.state_dir / "reports" / f"{name}-{end:%Y%m%dT%H%M%S}"
+    report = write_html_report(result, report_dir, decision)
+    run_id = log_to_mlflow(result, client, name, version, experiment=settings.experiment,
+                           decision=decision, baseline_accuracy=baseline, report_dir=report.parent)
+    return WindowOutcome(result, decision, report, run_id, snapshots, len(current))
+
+
+def workspace_path(settings: Settings) -> Path:
+    return settings.state_dir / "evidently"
+
+
+def _store_snapshots(settings: Settings, name: str, result: MonitoringResult) -> dict[str, str]:
+    from loopwatch.monitoring.workspace import add_window, open_workspace, project_for
+
+    workspace = open_workspace(workspace_path(settings))
+    project = project_for(workspace, name)
+    return add_window(workspace, project, result,
+                      drift_share_threshold=settings.params.monitoring.drift_share)
+
+
+def apply_dashboards(settings: Settings, model_name: str | None = None) -> int:
+    """Apply every panel defined under ``dashboards/`` to the model's Evidently project."""
+    from loopwatch.monitoring.workspace import (
+        apply_dashboard,
+        load_panels,
+        open_workspace,
+        project_for,
+    )
+
+    name = model_name or settings.params.registry.model_name
+    spec = adult.spec(settings.params.data.sensitive_as_inputs)
+    workspace = open_workspace(workspace_path(settings))
+    project = project_for(workspace, name)
+    folder = settings.root / "dashboards"
+    panels = load_panels(folder, list(spec.inputs), list(spec.sensitive))
+    if not panels:
+        raise FileNotFoundError(f"no panel definitions (a `panels(columns, sensitive)` function) "
+                                f"in {folder}/*.py")
+    return apply_dashboard(workspace, project, panels)

@@ -1,0 +1,135 @@
+"""Workspace round trip: snapshots stored, dashboard panels applied, `evidently ui` serving
+them over HTTP, and the dashboard rendered by headless Chromium with its panels present."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loopwatch.monitoring import drift, workspace
+from loopwatch.monitoring.params import MonitoringParams
+from loopwatch.monitoring.results import headline
+from loopwatch.monitoring.stream import monitor_stream
+from tests.conftest import REPO, tiny_table
+from tests.integration.test_monitoring_frames import scored
+
+MODEL = "adult-income"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _titles() -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location("dash", REPO / "dashboards" / "monitoring.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.TITLES
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A workspace holding three daily windows of a model whose x1 drifts more each day."""
+    spec, reference = tiny_table(3_000, seed=0)
+    params = MonitoringParams(n_boot=200)
+    path = tmp_path_factory.mktemp("ws") / "evidently"
+    ws = workspace.open_workspace(path)
+    project = workspace.project_for(ws, MODEL)
+    results = []
+    for day in range(3):
+        _, current = tiny_table(1_500, seed=10 + day)
+        current["x1"] += 0.25 * day
+        end = datetime(2025, 3, 1, tzinfo=UTC) + timedelta(days=day)
+        result = monitor_stream([scored(current)], scored(reference), spec, params, MODEL, "3",
+                                end - timedelta(days=1), end)
+        workspace.add_window(ws, project, result)
+        results.append(result)
+    panels = workspace.load_panels(REPO / "dashboards", [*spec.continuous, *spec.categorical],
+                                   spec.sensitive)
+    workspace.apply_dashboard(ws, project, panels)
+    return path, project.id, results, len(panels)
+
+
+def test_workspace_round_trip(filled):
+    path, project_id, results, n_panels = filled
+    ws = workspace.open_workspace(path)  # reopened from disk
+    project = workspace.project_for(ws, MODEL)
+    assert project.id == project_id and len(ws.list_projects()) == 1
+    snapshots = [ws.get_run(project_id, s) for s in ws.list_runs(project_id)]
+    assert len(snapshots) == 3 * 3  # drift, quality, headline per window
+    headlines = sorted((s for s in snapshots if "headline" in s.tags), key=lambda s: s.timestamp)
+    stored = {r.metric_value_location.metric.params["column"]: r.value
+              for r in headlines[-1].metric_results.values()}
+    expected = headline(results[-1])
+    assert stored["drift_share"] == pytest.approx(expected["drift_share"])
+    assert stored[workspace.FOUR_FIFTHS] == 0.8
+    assert stored["fairness.group.disparate_impact_ratio"] == pytest.approx(
+        expected["fairness.group.disparate_impact_ratio"])
+    model = project.dashboard.model()
+    titles = {p.title for p in model.panels}
+    assert set(_titles().values()) <= titles and len(titles) == n_panels
+    assert [len(t.panels) for t in model.tabs] == [n_panels]  # each panel listed once
+    # Dashboards as code: applying again replaces, never duplicates.
+    again = workspace.load_panels(REPO / "dashboards", ["x1"], [])
+    workspace.apply_dashboard(ws, project, again)
+    assert len(project.dashboard.model().panels) == len(again) == n_panels
+
+
+def test_headline_parse_matches_snapshot():
+    values = {"drift_share": 0.5, "accuracy": 0.81}
+    assert drift.parse_headline(drift.headline_snapshot(values)) == values
+
+
+@pytest.fixture(scope="module")
+def ui(filled):
+    path, project_id, _, _ = filled
+    with workspace.start_ui(path) as running:
+        yield running, project_id
+
+
+@pytest.mark.slow
+def test_evidently_ui_lists_the_project_over_http(ui):
+    running, project_id = ui
+    assert running.url.startswith("http://127.0.0.1:")
+    projects = workspace.list_projects_over_http(running)
+    assert [(p["name"], p["id"]) for p in projects] == [(MODEL, str(project_id))]
+
+
+def _chromium(args: list[str], profile: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(),
+                    reason="Debian chromium not installed (/usr/bin/chromium): run "
+                           "scripts/install_chromium.sh as root")
+def test_dashboard_renders_in_headless_chromium(ui, tmp_path):
+    from PIL import Image
+
+    running, project_id = ui
+    url = f"{running.url}/projects/{project_id}"
+    budget = "--virtual-time-budget=20000"  # let the single-page app fetch and draw
+    dom = _chromium([budget, "--dump-dom", url], tmp_path / "profile-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for title in _titles().values():
+        assert title in dom.stdout, f"panel {title!r} missing from the rendered dashboard"
+    png = tmp_path / "dashboard.png"
+    shot = _chromium([budget, "--run-all-compositor-stages-before-draw", "--window-size=1400,3000",
+                      f"--screenshot={png}", url],
+                     tmp_path / "profile-shot")
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
+    assert pixels.shape == (3000, 1400)
+    assert pixels.std() > 10 and len(np.unique(pixels)) > 50  # drawn, not a blank page
+    keep = os.environ.get("LOOPWATCH_TEST_ARTIFACTS")  # CI uploads this folder
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, Path(keep) / "monitoring-dashboard.png")
