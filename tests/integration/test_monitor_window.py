@@ -70,6 +70,24 @@ def test_window_flags_the_shifted_column_and_records_everything(served):
     assert (settings.state_dir / "references" / f"{reg.name}-v{reg.version}.parquet").exists()
 
 
+def test_a_large_window_is_streamed_in_chunks_with_the_same_verdicts(served):
+    settings, _, _ = served
+    in_memory = monitor_window(settings, "1d").result
+    params = settings.params.monitoring.model_copy(update={"stream_above_rows": 500,
+                                                           "chunk_rows": 400})
+    small = replace_params(settings, params)
+    streamed = monitor_window(small, "1d").result
+    assert (in_memory.mode, streamed.mode) == ("memory", "stream")
+    assert streamed.n_rows == 1500
+    verdicts = {c.column: c.drifted for c in in_memory.drift.columns}
+    assert {c.column: c.drifted for c in streamed.drift.columns} == verdicts
+
+
+def replace_params(settings, monitoring):
+    params = settings.params.model_copy(update={"monitoring": monitoring})
+    return settings.model_copy(update={"params": params})
+
+
 def test_dashboards_apply_to_the_project(served):
     import shutil
 

@@ -25,6 +25,7 @@ from loopwatch.monitoring.monitor import monitor_frames
 from loopwatch.monitoring.policy import Decision, decide
 from loopwatch.monitoring.report import write_html_report
 from loopwatch.monitoring.results import MonitoringResult
+from loopwatch.monitoring.stream import monitor_stream
 from loopwatch.monitoring.tracking import load_history, log_to_mlflow, summarize
 from loopwatch.training.tracking import TAG_DATA
 
@@ -48,6 +49,10 @@ class WindowOutcome:
     rows: int
 
 
+def reference_path(settings: Settings, name: str, version: str) -> Path:
+    return settings.state_dir / "references" / f"{name}-v{version}.parquet"
+
+
 def reference_frame(settings: Settings, client: MlflowClient, name: str, version: str,
                     champion) -> pd.DataFrame:
     """The training split the version learnt from, scored by it; cached per version.
@@ -55,7 +60,7 @@ def reference_frame(settings: Settings, client: MlflowClient, name: str, version
     Found through lineage: the run's DVC data hash -> that ``data/`` from the DVC cache
     or remote -> the run's own split params -> the train split.
     """
-    cache = settings.state_dir / "references" / f"{name}-v{version}.parquet"
+    cache = reference_path(settings, name, version)
     if cache.exists():
         return pd.read_parquet(cache)
     run = client.get_run(client.get_model_version(name, version).run_id)
@@ -83,7 +88,11 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
                    model_name: str | None = None) -> WindowOutcome:
     from loopwatch.serving.log_store import LogStore
     from loopwatch.serving.predictor import load_version
-    from loopwatch.serving.reading import read_predictions
+    from loopwatch.serving.reading import (
+        read_prediction_chunks,
+        read_predictions,
+        window_versions,
+    )
     from loopwatch.training.tracking import configure
 
     params = settings.params.monitoring
@@ -93,17 +102,25 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
     client = configure(settings)
     store = LogStore(settings.prediction_log_url)
     try:
-        current = read_predictions(store, start, end, model_name=name)
+        versions = window_versions(store, start, end, model_name=name)
+        rows = sum(versions.values())
+        if not rows:
+            raise ValueError(f"no predictions of {name!r} logged between {start:%Y-%m-%d %H:%M} "
+                             f"and {end:%Y-%m-%d %H:%M} UTC: serve or `loopwatch score` some first")
+        version = next(iter(versions))  # the window's main version: the one most served
+        champion = load_version(settings.tracking_uri, name, version, alias=None)
+        spec: TabularSpec = champion.spec
+        reference = reference_frame(settings, client, name, version, champion)
+        if rows > params.stream_above_rows:  # bounded memory: the log is read in chunks
+            chunks = read_prediction_chunks(store, start, end, model_name=name,
+                                            chunk_rows=params.chunk_rows)
+            result = monitor_stream(chunks, reference_path(settings, name, version), spec,
+                                    params, name, version, start, end)
+        else:
+            current = read_predictions(store, start, end, model_name=name)
+            result = monitor_frames(current, reference, spec, params, name, version, start, end)
     finally:
         store.close()
-    if current.empty:
-        raise ValueError(f"no predictions of {name!r} logged between {start:%Y-%m-%d %H:%M} and "
-                         f"{end:%Y-%m-%d %H:%M} UTC: serve or `loopwatch score` some first")
-    version = str(current["model_version"].mode().iloc[0])  # the window's main version
-    champion = load_version(settings.tracking_uri, name, version, alias=None)
-    spec: TabularSpec = champion.spec
-    reference = reference_frame(settings, client, name, version, champion)
-    result = monitor_frames(current, reference, spec, params, name, version, start, end)
     baseline = client.get_run(client.get_model_version(name, version).run_id).data.metrics.get(
         "test_accuracy")
     history = load_history(client, name, experiment=settings.experiment)
@@ -113,7 +130,7 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
     report = write_html_report(result, report_dir, decision)
     run_id = log_to_mlflow(result, client, name, version, experiment=settings.experiment,
                            decision=decision, baseline_accuracy=baseline, report_dir=report.parent)
-    return WindowOutcome(result, decision, report, run_id, snapshots, len(current))
+    return WindowOutcome(result, decision, report, run_id, snapshots, rows)
 
 
 def workspace_path(settings: Settings) -> Path:

@@ -16,6 +16,7 @@ input appears once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -39,14 +40,16 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def read_predictions(store: LogStore, start=None, end=None, *, model_name: str | None = None,
-                     model_version: str | int | None = None,
-                     expand_inputs: bool = True) -> pd.DataFrame:
+def _window_query(store: LogStore, start, end, model_name, model_version):
     p, f = store.predictions, store.feedback
     stmt = (sa.select(p, f.c.label, f.c.origin.label("label_origin"),
                       f.c.arrived_at.label("label_arrived_at"))
             .select_from(p.outerjoin(f, f.c.prediction_id == p.c.id))
             .order_by(p.c.ts, p.c.request_id, p.c.position))
+    return _where(stmt, p, start, end, model_name, model_version)
+
+
+def _where(stmt, p, start, end, model_name, model_version):
     start, end = as_utc(start), as_utc(end)
     if start is not None:
         stmt = stmt.where(p.c.ts >= start)
@@ -56,10 +59,41 @@ def read_predictions(store: LogStore, start=None, end=None, *, model_name: str |
         stmt = stmt.where(p.c.model_name == model_name)
     if model_version is not None:
         stmt = stmt.where(p.c.model_version == str(model_version))
+    return stmt
+
+
+def read_predictions(store: LogStore, start=None, end=None, *, model_name: str | None = None,
+                     model_version: str | int | None = None,
+                     expand_inputs: bool = True) -> pd.DataFrame:
+    stmt = _window_query(store, start, end, model_name, model_version)
     with store.engine.connect() as conn:
         result = conn.execute(stmt)
         raw = pd.DataFrame(result.all(), columns=list(result.keys()))
     return _shape(raw, expand_inputs)
+
+
+def read_prediction_chunks(store: LogStore, start=None, end=None, *, model_name: str | None = None,
+                           model_version: str | int | None = None, chunk_rows: int = 100_000,
+                           ) -> Iterator[pd.DataFrame]:
+    """The same window as ``read_predictions``, ``chunk_rows`` at a time (server-side cursor
+    where the database has one), so a window of millions of rows fits in bounded memory."""
+    stmt = _window_query(store, start, end, model_name, model_version)
+    with store.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(stmt)
+        columns = list(result.keys())
+        for rows in result.partitions(chunk_rows):
+            yield _shape(pd.DataFrame(rows, columns=columns), True)
+
+
+def window_versions(store: LogStore, start=None, end=None, *,
+                    model_name: str | None = None) -> dict[str, int]:
+    """Predictions per model version in the window, most first: its size without reading it."""
+    p = store.predictions
+    stmt = _where(sa.select(p.c.model_version, sa.func.count()).group_by(p.c.model_version),
+                  p, start, end, model_name, None)
+    with store.engine.connect() as conn:
+        counts = {str(v): int(n) for v, n in conn.execute(stmt)}
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _utc_series(values: pd.Series) -> pd.Series:
