@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # This machine's pip config lists local indexes that print a warning per package: hide that noise.
-QUIET_PIP := grep -v "is ignored: it is neither a file nor a directory" || true
+QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
 .PHONY: venv run repro test test-fast lint bench clean-state
 
