@@ -5,7 +5,6 @@ Heavy libraries are imported inside commands so `loopwatch --help` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -112,80 +111,6 @@ def register() -> None:
     console.print(f"{reg.name} v{reg.version}: {verdict} — {reg.decision.reason}")
 
 
-@app.command()
-def simulate(
-    world: str = typer.Argument(..., help="policing | attention"),
-    days: int = typer.Option(10_000, help="policing: days per run"),
-    runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
-    poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
-    track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
-) -> None:
-    """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
-    from loopwatch.simulation import experiments
-
-    settings = _settings()
-    out_dir = settings.state_dir / "simulations"
-    if world == "policing":
-        report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
-    elif world == "attention":
-        report = experiments.attention(out_dir, runs=min(runs, 20))
-    else:
-        console.print(f"[bold red]error:[/] unknown world {world!r}; choose policing or attention")
-        raise typer.Exit(2)
-    typer.echo("\n".join(report.lines()))
-    for figure in report.figures:
-        typer.echo(f"plot: {figure}")
-    if track:
-        run_id = experiments.log_report(report, settings.tracking_uri, settings.artifact_dir)
-        typer.echo(f"MLflow run {run_id} in experiment {experiments.EXPERIMENT!r}")
-
-
-@app.command()
-def monitor(
-    window: str = typer.Option(None, help="How far back to read the log: 30m, 6h, 1d, 2w "
-                                           "(default: params.yaml monitoring.window)."),
-    model: str = typer.Option(None, help="Registered model name (default: params.yaml)."),
-) -> None:
-    """Drift, quality and fairness of a window of served predictions; the retraining call."""
-    from loopwatch.monitoring.window import monitor_window
-
-    out = _run(monitor_window, _settings(), window, model_name=model)
-    r, d = out.result, out.decision
-    typer.echo(f"{out.rows} predictions of {r.model_name} v{r.model_version}, "
-               f"{r.n_labelled} labelled")
-    typer.echo(f"drift: {r.drift.n_drifted}/{len(r.drift.columns)} columns "
-               f"(share {r.drift.share:.2f}); dataset drift: {r.drift.dataset_drift}")
-    if r.quality is not None:
-        typer.echo(f"accuracy on labelled rows: {r.quality.accuracy:.4f}")
-    typer.echo(f"decision: {d.action.upper()}")
-    for reason in d.reasons:
-        typer.echo(f"  - {reason}")
-    typer.echo(f"report: {out.report}\nMLflow monitoring run: {out.mlflow_run_id}")
-
-
-@app.command()
-def dashboards(model: str = typer.Option(None, help="Registered model name.")) -> None:
-    """Apply the panels defined in dashboards/*.py to the model's Evidently project."""
-    from loopwatch.monitoring.window import apply_dashboards
-
-    count = _run(apply_dashboards, _settings(), model)
-    typer.echo(f"applied {count} panels; open them with `loopwatch ui`")
-
-
-@app.command()
-def ui(port: int = typer.Option(8001, help="Port on 127.0.0.1.")) -> None:
-    """Start the Evidently UI on the monitoring workspace (Ctrl-C to stop)."""
-    from loopwatch.monitoring.window import workspace_path
-    from loopwatch.monitoring.workspace import start_ui
-
-    path = workspace_path(_settings())
-    path.mkdir(parents=True, exist_ok=True)
-    with start_ui(path, port=port) as running:
-        typer.echo(f"Evidently UI on http://127.0.0.1:{port} (workspace {path})")
-        with contextlib.suppress(KeyboardInterrupt):
-            running.process.wait()
-
-
 @app.command("mlflow-ui")
 def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1.")) -> None:
     """Start the MLflow UI on the embedded store (Ctrl-C to stop)."""
@@ -205,9 +130,13 @@ def where() -> None:
 
 
 def _add_subsystem_commands() -> None:
+    from loopwatch.monitoring.cli import add_commands as add_monitoring
     from loopwatch.serving.cli import add_commands as add_serving
+    from loopwatch.simulation.cli import add_commands as add_simulation
 
     add_serving(app)
+    add_monitoring(app)
+    add_simulation(app)
 
 
 _add_subsystem_commands()

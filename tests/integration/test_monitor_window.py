@@ -111,3 +111,19 @@ def test_parse_window():
     assert parse_window("30m").total_seconds() == 1800
     with pytest.raises(ValueError, match="like 30m"):
         parse_window("yesterday")
+
+
+def test_monitor_command_prints_the_verdict(served, monkeypatch):
+    from typer.testing import CliRunner
+
+    from loopwatch.cli import app
+
+    settings, reg, _ = served
+    monkeypatch.chdir(settings.root)
+    monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(settings.state_dir))
+    result = CliRunner().invoke(app, ["monitor", "--window", "1d"])
+    assert result.exit_code == 0, result.output
+    assert f"1500 predictions of {reg.name} v{reg.version}, 600 labelled" in result.output
+    assert "decision:" in result.output and "report:" in result.output
+    bad = CliRunner().invoke(app, ["monitor", "--window", "fortnight"])
+    assert bad.exit_code == 1 and "like 30m" in bad.output

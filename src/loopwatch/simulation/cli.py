@@ -1,0 +1,38 @@
+"""`loopwatch simulate`: the feedback-loop worlds, added to the main CLI."""
+
+from __future__ import annotations
+
+import typer
+
+
+def add_commands(app: typer.Typer) -> None:
+    """Register the simulation command on the main Typer app."""
+    from loopwatch.cli import _settings, console
+
+    @app.command()
+    def simulate(
+        world: str = typer.Argument(..., help="policing | attention"),
+        days: int = typer.Option(10_000, help="policing: days per run"),
+        runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
+        poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
+        track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
+    ) -> None:
+        """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
+        from loopwatch.simulation import experiments
+
+        settings = _settings()
+        out_dir = settings.state_dir / "simulations"
+        if world == "policing":
+            report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
+        elif world == "attention":
+            report = experiments.attention(out_dir, runs=min(runs, 20))
+        else:
+            console.print(f"[bold red]error:[/] unknown world {world!r}; "
+                          "choose policing or attention")
+            raise typer.Exit(2)
+        typer.echo("\n".join(report.lines()))
+        for figure in report.figures:
+            typer.echo(f"plot: {figure}")
+        if track:
+            run_id = experiments.log_report(report, settings.tracking_uri, settings.artifact_dir)
+            typer.echo(f"MLflow run {run_id} in experiment {experiments.EXPERIMENT!r}")
