@@ -67,6 +67,15 @@ class ServingParams(BaseModel):
     reload_interval_s: float = Field(5.0, gt=0)  # how often the champion alias is re-checked
 
 
+class GateParams(BaseModel):
+    """Champion/challenger gate: both judged on the same fresh holdout."""
+
+    model_config = ConfigDict(extra="forbid")
+    accuracy_tolerance: float = Field(0.01, ge=0, lt=1)  # challenger may be this much less accurate
+    fairness_tolerance: float = Field(0.02, ge=0, lt=1)  # ... and this much worse on any gap
+    disparate_impact_floor: float | None = Field(None, gt=0, le=1)  # off: Adult sits below 0.8
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
     data: DataParams = Field(default_factory=DataParams)
@@ -74,6 +83,7 @@ class Params(BaseModel):
     registry: RegisterParams = Field(default_factory=RegisterParams)
     serving: ServingParams = Field(default_factory=ServingParams)
     monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
+    gate: GateParams = Field(default_factory=GateParams)
 
     def digest(self) -> str:
         """A short stable hash of the params, logged as a lineage tag."""

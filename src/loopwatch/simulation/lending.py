@@ -1,0 +1,239 @@
+"""The selective-labels step of the lending loop: which outcomes a decision lets us see.
+
+Lakkaraju et al. (KDD 2017, DESIGN §5): an outcome is observed only where the
+decision allowed it. A loan that was never granted is never repaid or defaulted
+on, so a *denied* applicant has no outcome label, ever. A model retrained on its
+own approvals sees only the applicants it already liked: the labels it learns
+from exist because of its own decisions (origin ``model-selected``), and the
+region it denies can never prove it wrong.
+
+The serving policy's exploration slice (ε, ``loopwatch.serving.policy``) is the
+way out: an explored applicant's outcome is observed whatever the draw said
+(the scenario treats an exploration denial as granted-for-learning), with origin
+``exploration``. So a label is revealed when the model approved the applicant or
+the decision was explored; denied and not explored -> no label.
+
+How IPS undoes the selection: an applicant's label is revealed with probability
+
+    P(reveal) = (1 - ε) · [greedy action = approve] + ε
+
+which is 1 for those the threshold approves and ε for those it denies. Weighting
+each revealed row by 1 / P(reveal) (``loopwatch.training.fit.ips_weights`` reads
+it from the ``propensity`` column of the training rows) makes the labelled rows
+stand for the whole applicant population again: each explored denial stands for
+1/ε denials whose outcome was never seen. Note that P(reveal) is *not* the logged
+decision propensity P(action) (an explored denial has P(action) = 1 - ε/2 but
+P(reveal) = ε); both are recovered from the log: ε = 2·min(p, 1 - p) and the
+greedy action is the taken one when p >= 1/2. The training rows carry P(reveal)
+as ``propensity`` and the logged P(action) as ``decision_propensity``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FEEDBACK_SUBDIR = "feedback"  # under the project's data/ folder, which DVC versions
+APPROVE = "approve"
+MODEL_SELECTED, EXPLORATION, ORGANIC = "model-selected", "exploration", "organic"
+DECISION_COLUMNS = ("prediction_id", "decision", "propensity", "explored", "model_version")
+FEEDBACK_COLUMNS = ("prediction_id", "label", "origin", "label_day")
+PROVENANCE_COLUMNS = ("prediction_id", "origin", "model_version", "propensity",
+                      "decision_propensity", "decision_day", "label_day")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Labels revealed by one or more days of decisions.
+
+    ``feedback``: prediction_id, label, origin, label_day (what the feedback intake takes);
+    ``rows``: the applicants' columns with the true target and the provenance columns
+    (training rows for the next model).
+    """
+
+    feedback: pd.DataFrame
+    rows: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.feedback)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Outcomes]) -> Outcomes:
+        if not parts:
+            return cls(pd.DataFrame(columns=list(FEEDBACK_COLUMNS)), pd.DataFrame())
+        return cls(pd.concat([p.feedback for p in parts], ignore_index=True),
+                   pd.concat([p.rows for p in parts], ignore_index=True))
+
+
+def reveal_probability(decision: np.ndarray, propensity: np.ndarray,
+                       approve: str = APPROVE) -> np.ndarray:
+    """P(label revealed | applicant) under the ε-greedy threshold policy, from the log."""
+    p = np.asarray(propensity, dtype=np.float64)
+    if np.any((p <= 0) | (p > 1)) or np.isnan(p).any():
+        raise ValueError("logged propensities must lie in (0, 1]")
+    epsilon = 2.0 * np.minimum(p, 1.0 - p)
+    approved = np.asarray(decision) == approve
+    greedy_approve = np.where(p >= 0.5, approved, ~approved)
+    return (1.0 - epsilon) * greedy_approve + epsilon
+
+
+def observe_outcomes(applicants: pd.DataFrame,
+                     decisions: pd.DataFrame | Sequence[Mapping[str, Any]],
+                     day: int, delay: int, outcomes: pd.Series | None = None, *,
+                     target: str = "income", approve: str = APPROVE) -> Outcomes:
+    """The labels the day's decisions reveal, all arriving on ``day + delay``.
+
+    ``decisions`` is aligned row for row with ``applicants``: a frame or the serving
+    policy's items (``DECISION_COLUMNS``). ``outcomes`` are the true labels (default:
+    ``applicants[target]``). Denied, non-explored applicants are dropped here: no label.
+    """
+    if delay < 0:
+        raise ValueError(f"label delay must be >= 0 days, got {delay}")
+    logged = decisions if isinstance(decisions, pd.DataFrame) else pd.DataFrame(list(decisions))
+    missing = [c for c in DECISION_COLUMNS if c not in logged.columns]
+    if missing:
+        raise ValueError(f"decisions lack column(s) {missing}; expected {DECISION_COLUMNS}")
+    if len(logged) != len(applicants):
+        raise ValueError(f"{len(logged)} decisions for {len(applicants)} applicants: "
+                         "they must be aligned row for row")
+    truth = applicants[target] if outcomes is None else outcomes
+    if len(truth) != len(applicants):
+        raise ValueError(f"{len(truth)} outcomes for {len(applicants)} applicants")
+    decision = logged["decision"].to_numpy(dtype=object)
+    explored = _as_bool(logged["explored"])
+    approved = decision == approve
+    revealed = approved | explored
+    origin = np.where(explored, EXPLORATION, MODEL_SELECTED)
+    label_day = day + delay
+
+    keep = np.flatnonzero(revealed)
+    pid = logged["prediction_id"].astype(str).to_numpy()[keep]
+    labels = np.asarray(truth, dtype=object)[keep]
+    feedback = pd.DataFrame({"prediction_id": pid, "label": labels, "origin": origin[keep],
+                             "label_day": np.full(len(keep), label_day, dtype=np.int64)})
+    decision_p = logged["propensity"].to_numpy(dtype=np.float64)
+    rows = applicants.iloc[keep].reset_index(drop=True).copy()
+    rows[target] = labels
+    rows["prediction_id"] = pid
+    rows["origin"] = origin[keep]
+    rows["model_version"] = logged["model_version"].astype(str).to_numpy()[keep]
+    rows["propensity"] = reveal_probability(decision, decision_p, approve)[keep]
+    rows["decision_propensity"] = decision_p[keep]
+    rows["decision_day"] = np.int64(day)
+    rows["label_day"] = np.int64(label_day)
+    return Outcomes(feedback, rows)
+
+
+def _as_bool(values: pd.Series) -> np.ndarray:
+    """Bools from bools, 0/1 or 'true'/'false' strings (a CSV round trip gives strings)."""
+    if values.dtype == bool:
+        return values.to_numpy()
+    text = values.astype(str).str.strip().str.lower()
+    known = text.isin(["true", "false", "1", "0", "1.0", "0.0"])
+    if not known.all():
+        raise ValueError(f"column 'explored' has non-boolean values "
+                         f"{sorted(values[~known].astype(str).unique())[:5]}")
+    return text.isin(["true", "1", "1.0"]).to_numpy()
+
+
+class PendingLabels:
+    """Revealed labels waiting for their arrival day (in memory; one simulation run)."""
+
+    def __init__(self) -> None:
+        self._by_day: dict[int, list[Outcomes]] = {}
+
+    def add(self, outcomes: Outcomes) -> None:
+        if len(outcomes) == 0:
+            return
+        for label_day in sorted(set(outcomes.feedback["label_day"].tolist())):
+            fb = outcomes.feedback["label_day"] == label_day
+            rows = outcomes.rows["label_day"] == label_day
+            self._by_day.setdefault(int(label_day), []).append(
+                Outcomes(outcomes.feedback[fb].reset_index(drop=True),
+                         outcomes.rows[rows].reset_index(drop=True)))
+
+    def pop_due(self, day: int) -> Outcomes:
+        """Everything due by ``day`` (a day the caller skipped is not lost), removed."""
+        due = sorted(d for d in self._by_day if d <= day)
+        return Outcomes.concat([part for d in due for part in self._by_day.pop(d)])
+
+    def __len__(self) -> int:
+        return sum(len(part) for parts in self._by_day.values() for part in parts)
+
+    @property
+    def days(self) -> list[int]:
+        return sorted(self._by_day)
+
+
+def feedback_items(feedback: pd.DataFrame, arrived_at: datetime | None = None) -> list:
+    """``FeedbackItem``s for ``LogStore.add_feedback`` / the feedback endpoint."""
+    from loopwatch.serving.feedback import FeedbackItem
+
+    return [FeedbackItem(prediction_id=pid, label=str(label), origin=origin,
+                         arrived_at=arrived_at)
+            for pid, label, origin in zip(feedback["prediction_id"], feedback["label"],
+                                          feedback["origin"], strict=True)]
+
+
+def retraining_rows(organic: pd.DataFrame, feedback_rows: pd.DataFrame) -> pd.DataFrame:
+    """The original training rows (``origin`` organic, no propensity: IPS weight 1) and the
+    decision-revealed rows, in one frame for ``fit_tabular``."""
+    base = organic.copy()
+    base["origin"] = ORGANIC
+    base["propensity"] = np.nan
+    return pd.concat([base, feedback_rows], ignore_index=True)
+
+
+def feedback_dir(data_dir: Path, dataset: str = "adult") -> Path:
+    return Path(data_dir) / FEEDBACK_SUBDIR / dataset
+
+
+def append_feedback_rows(data_dir: Path, rows: pd.DataFrame, day: int,
+                         dataset: str = "adult") -> Path:
+    """Add labelled rows to ``data/feedback/<dataset>/day=NNN.parquet``, atomically.
+
+    The file is written beside its final name and renamed over it, so a crash never
+    leaves a half-written file for DVC to version or for retraining to read. Rows
+    already in the day's file (same ``prediction_id``) are kept once: re-running a
+    day is safe. The caller versions ``data/`` afterwards (``versioning.track`` + ``push``).
+    """
+    if "prediction_id" not in rows.columns:
+        raise ValueError("feedback rows need a 'prediction_id' column (see observe_outcomes)")
+    if day < 0:
+        raise ValueError(f"day must be >= 0, got {day}")
+    folder = feedback_dir(data_dir, dataset)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"day={day:03d}.parquet"
+    frame = rows
+    if path.exists():
+        frame = pd.concat([pd.read_parquet(path), rows], ignore_index=True)
+        frame = frame.drop_duplicates("prediction_id", keep="first").reset_index(drop=True)
+    # A dot-name that the reader's glob ignores, in the same folder (rename is atomic there).
+    tmp = folder / f".{path.name}.tmp-{os.getpid()}"
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_feedback_rows(data_dir: Path, dataset: str = "adult",
+                       up_to_day: int | None = None) -> pd.DataFrame:
+    """All feedback rows written so far (optionally only days <= ``up_to_day``), by day."""
+    folder = feedback_dir(data_dir, dataset)
+    files = []
+    for path in folder.glob("day=*.parquet"):
+        day = int(path.stem.removeprefix("day="))
+        if up_to_day is None or day <= up_to_day:
+            files.append((day, path))
+    if not files:
+        return pd.DataFrame(columns=list(PROVENANCE_COLUMNS))
+    return pd.concat([pd.read_parquet(p) for _, p in sorted(files)], ignore_index=True)
