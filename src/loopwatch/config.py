@@ -32,7 +32,7 @@ class TrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seed: int = 42
     max_epochs: int = Field(15, ge=1)
-    batch_size: int = Field(512, ge=1)
+    batch_size: int = Field(1024, ge=1)
     lr: float = Field(1e-2, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
     layers: list[int] = Field(default_factory=lambda: [200, 100])

@@ -102,6 +102,9 @@ def fit_tabular(
     ckpt = L.pytorch.callbacks.ModelCheckpoint(
         dirpath=checkpoint_dir, monitor=MONITOR, mode="max", save_top_k=1,
         filename="best-{epoch}",
+        # Weights only: the checkpoint serves to restore the best epoch; optimizer state
+        # would triple each write for a resume we never do.
+        save_weights_only=True,
     )
     stop = L.pytorch.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=params.patience)
     trainer = L.Trainer(
