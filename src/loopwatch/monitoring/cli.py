@@ -12,7 +12,7 @@ import typer
 
 def add_commands(app: typer.Typer) -> None:
     """Register the monitoring commands on the main Typer app."""
-    from loopwatch.cli import _run, _settings, console  # noqa: F401  (used by the commands)
+    from loopwatch.cli_common import console, load_settings, run_step  # noqa: F401  (used by the commands)
 
     @app.command()
     def monitor(
@@ -23,7 +23,7 @@ def add_commands(app: typer.Typer) -> None:
         """Drift, quality and fairness of a window of served predictions; the retraining call."""
         from loopwatch.monitoring.window import monitor_window
 
-        out = _run(monitor_window, _settings(), window, model_name=model)
+        out = run_step(monitor_window, load_settings(), window, model_name=model)
         r, d = out.result, out.decision
         typer.echo(f"{out.rows} predictions of {r.model_name} v{r.model_version}, "
                    f"{r.n_labelled} labelled")
@@ -42,7 +42,7 @@ def add_commands(app: typer.Typer) -> None:
         """Apply the panels defined in dashboards/*.py to the model's Evidently project."""
         from loopwatch.monitoring.window import apply_dashboards
 
-        count = _run(apply_dashboards, _settings(), model)
+        count = run_step(apply_dashboards, load_settings(), model)
         typer.echo(f"applied {count} panels; open them with `loopwatch ui`")
 
 
@@ -52,7 +52,7 @@ def add_commands(app: typer.Typer) -> None:
         from loopwatch.monitoring.window import workspace_path
         from loopwatch.monitoring.workspace import start_ui
 
-        path = workspace_path(_settings())
+        path = workspace_path(load_settings())
         path.mkdir(parents=True, exist_ok=True)
         with start_ui(path, port=port) as running:
             typer.echo(f"Evidently UI on http://127.0.0.1:{port} (workspace {path})")

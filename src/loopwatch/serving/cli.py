@@ -11,12 +11,12 @@ import typer
 
 
 def _call(step, *args, **kwargs):
-    """``loopwatch.cli._run`` (user errors as one line) plus "no champion to serve"."""
-    from loopwatch.cli import _run, console
+    """``loopwatch.cli.run_step`` (user errors as one line) plus "no champion to serve"."""
+    from loopwatch.cli_common import console, run_step
     from loopwatch.serving.predictor import NoChampion
 
     try:
-        return _run(step, *args, **kwargs)
+        return run_step(step, *args, **kwargs)
     except NoChampion as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -33,10 +33,10 @@ def add_commands(app: typer.Typer) -> None:
         seed: int = typer.Option(None, help="Seed of the exploration draws (default: random)."),
     ) -> None:
         """Serve models:/NAME@champion over HTTP; every prediction goes to the prediction log."""
-        from loopwatch.cli import _settings, console
+        from loopwatch.cli_common import console, load_settings
         from loopwatch.serving.server import serve as run_server
 
-        _call(run_server, _settings(), model_name=model, host=host, port=port, seed=seed,
+        _call(run_server, load_settings(), model_name=model, host=host, port=port, seed=seed,
               log=console.print)
 
     @app.command()
@@ -51,12 +51,12 @@ def add_commands(app: typer.Typer) -> None:
         """Batch-score a file with the champion, logging every row to the prediction log."""
         import numpy as np
 
-        from loopwatch.cli import _settings, console
+        from loopwatch.cli_common import console, load_settings
         from loopwatch.serving.batch import score_file
         from loopwatch.serving.policy import DecisionPolicy
         from loopwatch.serving.server import champion_holder, open_store
 
-        settings = _settings()
+        settings = load_settings()
         cfg = settings.params.serving
         champion = _call(lambda: champion_holder(settings, model, poll=False).current())
         policy = DecisionPolicy(cfg.threshold, cfg.epsilon if epsilon is None else epsilon)
@@ -73,11 +73,11 @@ def add_commands(app: typer.Typer) -> None:
                                    "model-selected | exploration."),
     ) -> None:
         """Attach delayed ground-truth labels to logged predictions."""
-        from loopwatch.cli import _settings, console
+        from loopwatch.cli_common import console, load_settings
         from loopwatch.serving.feedback import read_feedback_file
         from loopwatch.serving.server import open_store
 
-        settings = _settings()
+        settings = load_settings()
         items = _call(read_feedback_file, file, origin)
         report = _call(open_store(settings).add_feedback, items)
         console.print(report.summary())

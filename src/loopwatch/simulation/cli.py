@@ -7,7 +7,7 @@ import typer
 
 def add_commands(app: typer.Typer) -> None:
     """Register the simulation command on the main Typer app."""
-    from loopwatch.cli import _settings, console
+    from loopwatch.cli_common import console, load_settings
 
     @app.command()
     def simulate(
@@ -20,7 +20,7 @@ def add_commands(app: typer.Typer) -> None:
         """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
         from loopwatch.simulation import experiments
 
-        settings = _settings()
+        settings = load_settings()
         out_dir = settings.state_dir / "simulations"
         if world == "policing":
             report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
