@@ -96,6 +96,7 @@ def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service
         stop.set()
         for t in threads:
             t.join()
+        holder.stop()  # from here on only the admin reload may notice the alias move back
         client.set_registered_model_alias(name, "champion", v1.version)
     assert results and all(r.status_code == 200 for r in results)
     versions = {p["model_version"] for r in results for p in r.json()["predictions"]}
