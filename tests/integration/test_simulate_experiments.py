@@ -40,3 +40,16 @@ def test_cli_rejects_unknown_world(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["simulate", "weather"])
     assert result.exit_code == 2
     assert "unknown world 'weather'" in result.output
+
+
+def test_policing_loop_report_logs_each_generation_and_the_detector_verdicts(tmp_path):
+    report = experiments.policing_loop(tmp_path / "out", generations=10, seed=1)
+    m = report.metrics
+    assert m["naive_loop_suspected"] == 1.0 and m["ips_loop_suspected"] == 0.0
+    assert m["naive_final_model_share_A"] > m["truth_share_A"] + 0.1
+    assert abs(m["ips_final_model_share_A"] - m["truth_share_A"]) < 0.05
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    run_id = experiments.log_report(report, uri, tmp_path / "artifacts")
+    history = MlflowClient(uri).get_metric_history(run_id, "naive.naive_ips_gap")
+    assert [h.step for h in history] == list(range(10))
+    assert history[-1].value > history[0].value  # the gap the detector watches grew

@@ -11,7 +11,7 @@ def add_commands(app: typer.Typer) -> None:
 
     @app.command()
     def simulate(
-        world: str = typer.Argument(..., help="policing | attention"),
+        world: str = typer.Argument(..., help="policing | attention | policing-loop"),
         days: int = typer.Option(10_000, help="policing: days per run"),
         runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
         poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
@@ -26,9 +26,11 @@ def add_commands(app: typer.Typer) -> None:
             report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
         elif world == "attention":
             report = experiments.attention(out_dir, runs=min(runs, 20))
+        elif world == "policing-loop":  # a retrained, logging model and the loop detector
+            report = experiments.policing_loop(out_dir)
         else:
             console.print(f"[bold red]error:[/] unknown world {world!r}; "
-                          "choose policing or attention")
+                          "choose policing, attention or policing-loop")
             raise typer.Exit(2)
         typer.echo("\n".join(report.lines()))
         for figure in report.figures:

@@ -27,6 +27,8 @@ class ExperimentReport:
     params: dict[str, Any]
     metrics: dict[str, float]
     figures: list[Path] = field(default_factory=list)
+    # Per-step series (e.g. one row per retraining generation), logged with step = row.
+    series: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         width = max(len(k) for k in self.metrics)
@@ -76,6 +78,35 @@ def attention(out_dir: Path, runs: int = 20, steps: int = 1000,
     return ExperimentReport("attention", params, metrics, [figure])
 
 
+def policing_loop(out_dir: Path, generations: int = 12, decisions: int = 2000,
+                  epsilon: float = 0.1, seed: int = 0) -> ExperimentReport:
+    """A retrained, logging policing model with and without IPS-weighted retraining, and
+    what the feedback-loop detector says about each."""
+    from loopwatch.monitoring.feedback_loop import detect_loop
+    from loopwatch.simulation.plots import plot_logged_loop
+    from loopwatch.simulation.policing_log import LoggedLoopConfig, simulate_logged_loop
+
+    base = LoggedLoopConfig(generations=generations, decisions=decisions, epsilon=epsilon,
+                            seed=seed)
+    loops = {"naive retraining": simulate_logged_loop(base),
+             "IPS-weighted retraining": simulate_logged_loop(replace(base, ips=True))}
+    truth = float(stable_point(base.rates)[0])
+    metrics: dict[str, float] = {"truth_share_A": truth}
+    for key, loop in (("naive", loops["naive retraining"]),
+                      ("ips", loops["IPS-weighted retraining"])):
+        model_share = (loop.allocations[-1][0] - epsilon / 2) / (1 - epsilon)
+        metrics[f"{key}_final_model_share_A"] = float(model_share)
+        metrics[f"{key}_final_naive_ips_gap"] = float(loop.metrics["naive_ips_gap"].iloc[-1])
+        metrics[f"{key}_loop_suspected"] = float(detect_loop(loop.metrics).suspected)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = plot_logged_loop(loops, truth, epsilon, out_dir / "policing_loop.png")
+    params = {"rates": list(base.rates), "generations": generations, "decisions": decisions,
+              "epsilon": epsilon, "seed": seed}
+    series = {"naive": loops["naive retraining"].metrics,
+              "ips": loops["IPS-weighted retraining"].metrics}
+    return ExperimentReport("policing-loop", params, metrics, [figure], series)
+
+
 def log_report(report: ExperimentReport, tracking_uri: str, artifact_root: Path) -> str:
     """One MLflow run per experiment: params, metrics and the figures; returns its id."""
     import mlflow
@@ -91,6 +122,10 @@ def log_report(report: ExperimentReport, tracking_uri: str, artifact_root: Path)
         mlflow.set_tag("loopwatch.stage", f"simulate-{report.name}")
         mlflow.log_params({k: str(v) for k, v in report.params.items()})
         mlflow.log_metrics(safe)
+        for prefix, frame in report.series.items():  # one step per generation
+            for step, row in enumerate(frame.to_dict("records")):
+                mlflow.log_metrics({_metric_name(f"{prefix}.{k}"): float(v)
+                                    for k, v in row.items() if v == v}, step=step)
         for figure in report.figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
     return run.info.run_id

@@ -95,3 +95,30 @@ def plot_attention_delta(sweep: Mapping[str, Mapping[float, AttentionResult]],
     ax.set_title("Attention allocation: fairness over dynamics")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def plot_logged_loop(loops: Mapping[str, Any], truth: float, epsilon: float,
+                     path: str | Path) -> Path:
+    """Generation by generation: the model's share for district A, and the naive-vs-IPS gap.
+
+    ``loops`` maps a label to a ``policing_log.LoggedLoop``; the left panel draws the
+    truth, the right one the gap the feedback-loop detector watches. ``epsilon`` is the
+    loops' exploration share, removed from the policy to show the model's own view.
+    """
+    fig = _figure((9.0, 3.6))
+    share_ax, gap_ax = fig.subplots(1, 2)
+    for (label, loop), colour in zip(loops.items(), ("C3", "C0", "C2"), strict=False):
+        generations = np.arange(len(loop.metrics))
+        model_share = (loop.allocations[:, 0] - epsilon / 2) / (1 - epsilon)
+        share_ax.plot(generations, model_share, color=colour, marker="o", label=label)
+        gap_ax.plot(generations, loop.metrics["naive_ips_gap"], color=colour, marker="o",
+                    label=label)
+    share_ax.axhline(truth, color="k", linestyle="--", linewidth=1, label=f"truth {truth:.2f}")
+    share_ax.set_xlabel("retraining generation")
+    share_ax.set_ylabel("model's share of incidents in A")
+    share_ax.legend(fontsize=8)
+    gap_ax.set_xlabel("retraining generation")
+    gap_ax.set_ylabel("naive-vs-IPS gap (½·Σ|c − ĉ|)")
+    gap_ax.set_title("what the detector watches", fontsize=9)
+    fig.suptitle("A retrained policing model with and without IPS-weighted retraining")
+    return _save(fig, path)
