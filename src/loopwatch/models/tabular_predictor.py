@@ -20,7 +20,6 @@ from loopwatch.models.tabular_net import NetConfig, TabularNet
 
 
 class TabularPredictor:
-    FILES = ("spec.json", "preprocessor.json", "net_config.json", "weights.pt")
 
     def __init__(self, spec: TabularSpec, preprocessor: TabularPreprocessor, net: TabularNet):
         self.spec = spec

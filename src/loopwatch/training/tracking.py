@@ -8,7 +8,6 @@ MLFlowLogger so the run is ours: opened, tagged and closed by the pipeline.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import lightning as L
 import matplotlib
@@ -107,9 +106,3 @@ def confusion_matrix_figure(matrix: np.ndarray, classes: tuple[str, ...], title:
 def log_figure(fig, artifact_file: str) -> None:
     mlflow.log_figure(fig, artifact_file)
     plt.close(fig)
-
-
-def save_figure(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
