@@ -11,26 +11,39 @@ def add_commands(app: typer.Typer) -> None:
 
     @app.command()
     def simulate(
-        world: str = typer.Argument(..., help="policing | attention | policing-loop"),
+        world: str = typer.Argument(
+            ..., help="policing | attention | policing-loop | policing-learned"),
         days: int = typer.Option(10_000, help="policing: days per run"),
         runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
         poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
         track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
+        evidently: bool = typer.Option(
+            True, help="policing-loop/-learned: a snapshot per generation in the Evidently "
+                       "workspace's 'feedback-loop' project (see `loopwatch ui`)"),
     ) -> None:
         """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
         from loopwatch.simulation import experiments
 
         settings = load_settings()
         out_dir = settings.state_dir / "simulations"
+        loop_args = {}
+        if evidently:  # the monitoring workspace, so `loopwatch ui` shows both projects
+            from loopwatch.monitoring.window import workspace_path
+
+            panels = settings.root / "dashboards"  # absent outside a clone: snapshots only
+            loop_args = {"workspace": workspace_path(settings),
+                         "dashboards": panels if (panels / "feedback_loop.py").exists() else None}
         if world == "policing":
             report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
         elif world == "attention":
             report = experiments.attention(out_dir, runs=min(runs, 20))
         elif world == "policing-loop":  # a retrained, logging model and the loop detector
-            report = experiments.policing_loop(out_dir)
+            report = experiments.policing_loop(out_dir, **loop_args)
+        elif world == "policing-learned":  # the same loop with a Lightning model
+            report = experiments.policing_learned(out_dir, **loop_args)
         else:
             console.print(f"[bold red]error:[/] unknown world {world!r}; "
-                          "choose policing, attention or policing-loop")
+                          "choose policing, attention, policing-loop or policing-learned")
             raise typer.Exit(2)
         typer.echo("\n".join(report.lines()))
         for figure in report.figures:
@@ -38,3 +51,6 @@ def add_commands(app: typer.Typer) -> None:
         if track:
             run_id = experiments.log_report(report, settings.tracking_uri, settings.artifact_dir)
             typer.echo(f"MLflow run {run_id} in experiment {experiments.EXPERIMENT!r}")
+        if "evidently_snapshots" in report.params:
+            typer.echo(f"{report.params['evidently_snapshots']} Evidently snapshots in project "
+                       f"'feedback-loop' of {loop_args['workspace']}")

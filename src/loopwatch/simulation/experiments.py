@@ -1,9 +1,10 @@
 """Named simulator experiments: run, plot, summarise, and log to MLflow.
 
-What `loopwatch simulate policing|attention` runs. Each experiment returns a
-report (params, headline metrics, figure paths) that the CLI prints and that
-``log_report`` stores as an MLflow run, so a loop's picture sits next to the
-training runs it warns about.
+What `loopwatch simulate policing|attention|policing-loop|policing-learned` runs. Each
+experiment returns a report (params, headline metrics, figure paths) that the CLI prints and
+that ``log_report`` stores as an MLflow run, so a loop's picture sits next to the training
+runs it warns about. The retraining worlds can also store one Evidently snapshot per
+generation in the workspace's "feedback-loop" project (``workspace=`` a workspace path).
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ EXPERIMENT = "loopwatch-simulations"
 
 
 @dataclass
+class ChildRun:
+    """A nested MLflow run under the experiment's run, e.g. one retraining generation."""
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class ExperimentReport:
     name: str
     params: dict[str, Any]
@@ -29,6 +40,7 @@ class ExperimentReport:
     figures: list[Path] = field(default_factory=list)
     # Per-step series (e.g. one row per retraining generation), logged with step = row.
     series: dict[str, Any] = field(default_factory=dict)
+    children: list[ChildRun] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         width = max(len(k) for k in self.metrics)
@@ -79,9 +91,12 @@ def attention(out_dir: Path, runs: int = 20, steps: int = 1000,
 
 
 def policing_loop(out_dir: Path, generations: int = 12, decisions: int = 2000,
-                  epsilon: float = 0.1, seed: int = 0) -> ExperimentReport:
+                  epsilon: float = 0.1, seed: int = 0, workspace: Path | None = None,
+                  dashboards: Path | None = None) -> ExperimentReport:
     """A retrained, logging policing model with and without IPS-weighted retraining, and
-    what the feedback-loop detector says about each."""
+    what the feedback-loop detector says about each. With ``workspace``, one Evidently
+    snapshot per generation and variant; with ``dashboards`` (the dashboards/ folder) too,
+    the feedback-loop panels."""
     from loopwatch.monitoring.feedback_loop import detect_loop
     from loopwatch.simulation.plots import plot_logged_loop
     from loopwatch.simulation.policing_log import LoggedLoopConfig, simulate_logged_loop
@@ -104,7 +119,81 @@ def policing_loop(out_dir: Path, generations: int = 12, decisions: int = 2000,
               "epsilon": epsilon, "seed": seed}
     series = {"naive": loops["naive retraining"].metrics,
               "ips": loops["IPS-weighted retraining"].metrics}
+    if workspace is not None:
+        params["evidently_snapshots"] = _snapshot(
+            workspace, dashboards, "policing-loop", dict(zip(series, loops.values(), strict=True)),
+            len(base.rates), stable_point(base.rates))
     return ExperimentReport("policing-loop", params, metrics, [figure], series)
+
+
+def policing_learned(out_dir: Path, generations: int = 8, decisions: int = 2000,
+                     epsilon: float = 0.1, window: int = 2, steps: int = 150, seed: int = 0,
+                     workspace: Path | None = None,
+                     dashboards: Path | None = None) -> ExperimentReport:
+    """A learned (Lightning, Poisson NLL) policing model retrained on its own patrols, naive
+    and with the IPS-weighted loss; one nested MLflow run per generation and variant holds
+    its lineage. ``workspace``/``dashboards`` as in ``policing_loop``."""
+    from loopwatch.monitoring.feedback_loop import detect_loop
+    from loopwatch.simulation.plots import plot_learned_loop
+    from loopwatch.simulation.policing_learned import (
+        LearnedLoopConfig,
+        naive_stable_point,
+        simulate_learned_loop,
+    )
+
+    base = LearnedLoopConfig(generations=generations, decisions=decisions, epsilon=epsilon,
+                             window=window, steps=steps, seed=seed)
+    loops = {"naive": simulate_learned_loop(base),
+             "ips": simulate_learned_loop(replace(base, ips=True))}
+    truth = stable_point(base.rates)
+    stable = float(naive_stable_point(base.rates, epsilon)[0])
+    metrics: dict[str, float] = {"truth_share_A": float(truth[0]),
+                                 "naive_stable_point_A": stable}
+    children = []
+    for key, loop in loops.items():
+        first, last = loop.lineage.iloc[0], loop.lineage.iloc[-1]
+        metrics[f"{key}_first_patrol_share_A"] = float(first["patrol_share_A"])
+        metrics[f"{key}_final_patrol_share_A"] = float(last["patrol_share_A"])
+        metrics[f"{key}_final_model_share_A"] = float(last["model_share_A"])
+        metrics[f"{key}_final_share_se"] = loop.share_se
+        metrics[f"{key}_final_naive_ips_gap"] = float(loop.metrics["naive_ips_gap"].iloc[-1])
+        metrics[f"{key}_loop_suspected"] = float(detect_loop(loop.metrics).suspected)
+        children += [_generation_run(key, row) for row in loop.lineage.to_dict("records")]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = plot_learned_loop({"naive retraining": loops["naive"],
+                                "IPS-weighted retraining": loops["ips"]},
+                               float(truth[0]), stable, epsilon, out_dir / "policing_learned.png")
+    params = {"rates": list(base.rates), "generations": generations, "decisions": decisions,
+              "epsilon": epsilon, "window": window, "steps": steps, "clip": base.clip,
+              "model": "DistrictRateModel (Poisson NLL, one-hot districts)", "seed": seed}
+    series = {key: loop.metrics.join(loop.lineage.set_index("generation").select_dtypes("number"))
+              for key, loop in loops.items()}
+    if workspace is not None:
+        params["evidently_snapshots"] = _snapshot(workspace, dashboards, "policing-learned",
+                                                  loops, len(base.rates), truth)
+    return ExperimentReport("policing-learned", params, metrics, [figure], series, children)
+
+
+def _generation_run(variant: str, row: dict[str, Any]) -> ChildRun:
+    """A retraining generation's lineage: what it was trained on, and what it learnt."""
+    gen = int(row["generation"])
+    lineage = ("generation", "trained_on", "train_rows", "train_labels")
+    return ChildRun(
+        name=f"{variant}-generation-{gen}",
+        params={k: row[k] for k in lineage} | {"variant": variant},
+        metrics={k: float(v) for k, v in row.items() if k not in lineage},
+        tags={"loopwatch.stage": "simulate-policing-learned-generation",
+              "loopwatch.variant": variant, "loopwatch.generation": str(gen)})
+
+
+def _snapshot(workspace: Path, dashboards: Path | None, world: str, loops: dict[str, Any],
+              k: int, truth: np.ndarray) -> int:
+    """Each loop's log rows as per-generation snapshots; how many were written."""
+    from loopwatch.monitoring.loop_snapshots import record_loops
+
+    ids = record_loops(workspace, world, {v: loop.rows for v, loop in loops.items()},
+                       list(range(k)), truth, dashboards)
+    return sum(len(v) for v in ids.values())
 
 
 def log_report(report: ExperimentReport, tracking_uri: str, artifact_root: Path) -> str:
@@ -128,6 +217,11 @@ def log_report(report: ExperimentReport, tracking_uri: str, artifact_root: Path)
                                     for k, v in row.items() if v == v}, step=step)
         for figure in report.figures:
             mlflow.log_artifact(str(figure), artifact_path="figures")
+        for child in report.children:
+            with mlflow.start_run(run_name=child.name, nested=True):
+                mlflow.set_tags(child.tags)
+                mlflow.log_params({k: str(v) for k, v in child.params.items()})
+                mlflow.log_metrics({_metric_name(k): v for k, v in child.metrics.items()})
     return run.info.run_id
 
 

@@ -122,3 +122,39 @@ def plot_logged_loop(loops: Mapping[str, Any], truth: float, epsilon: float,
     gap_ax.set_title("what the detector watches", fontsize=9)
     fig.suptitle("A retrained policing model with and without IPS-weighted retraining")
     return _save(fig, path)
+
+
+def plot_learned_loop(loops: Mapping[str, Any], truth: float, stable: float, epsilon: float,
+                      path: str | Path) -> Path:
+    """The learned policing loop per retraining generation: the model's share of district A
+    (left) with the truth lambda_A / sum(lambda) and the naive loop's stable point, and the
+    share of patrols actually sent to A (right).
+
+    ``loops`` maps a label to a ``policing_learned.LearnedLoop``; ``stable`` is
+    ``policing_learned.naive_stable_point(...)[0]``, where naive retraining settles. On the
+    right both lines are the allocations those shares give with ``epsilon`` exploration
+    over two districts.
+    """
+    if not loops:
+        raise ValueError("nothing to plot")
+    fig = _figure((9.0, 3.6))
+    share_ax, patrol_ax = fig.subplots(1, 2, sharey=True)
+    for (label, loop), colour in zip(loops.items(), ("C3", "C0", "C2"), strict=False):
+        lineage = loop.lineage
+        share_ax.plot(lineage["generation"], lineage["model_share_A"], color=colour,
+                      marker="o", label=label)
+        patrol_ax.plot(lineage["generation"], lineage["patrol_share_A"], color=colour,
+                       marker="o", label=label)
+    for ax, mix in ((share_ax, 0.0), (patrol_ax, epsilon)):
+        at_truth, at_stable = ((1 - mix) * x + mix / 2 for x in (truth, stable))
+        ax.axhline(at_truth, color="k", linestyle="--", linewidth=1,
+                   label=f"truth λ_A/Σλ = {truth:.2f}")
+        ax.axhline(at_stable, color="grey", linestyle=":", linewidth=1,
+                   label=f"naive loop's stable point {stable:.2f}")
+        ax.set_xlabel("retraining generation")
+        ax.set_ylim(0.4, 1.0)
+    share_ax.set_ylabel("model's predicted share of incidents in A")
+    patrol_ax.set_ylabel("share of patrols sent to A")
+    share_ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("A learned (Lightning, Poisson) policing model retrained on its own patrols")
+    return _save(fig, path)

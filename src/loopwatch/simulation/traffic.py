@@ -4,11 +4,17 @@ Applicants are drawn from a held-out pool (the Adult test split, which the model
 never trained on), each with its true ``income``, and the day's drift is applied
 to the drawn rows. Three kinds of drift, each switched on at ``start_day``:
 
-``covariate``  who applies changes in its features, not in how features relate to
-               income: at full strength 1.0, ``age`` + 10 years and
-               ``hours_per_week`` x 0.8 (``strength`` scales both linearly; negative
-               strengths shift the other way). Labels are left as drawn, so this is
-               a pure input-drift test for the monitor.
+``population`` who applies changes, not how features relate to income (a pure
+               covariate shift: P(income | features) is untouched): applicants are
+               drawn with weights exp(strength · (z_age − z_hours)), z the pool's
+               standardised values, so older, part-time applicants become more common
+               (on Adult, strength 0.5 moves mean age 39 -> 48, hours 40 -> 33).
+``covariate``  the feature values themselves move: at full strength 1.0, ``age`` + 10
+               years and ``hours_per_week`` x 0.8 (``strength`` scales both linearly;
+               negative strengths shift the other way). Each row keeps the label it was
+               drawn with, so for these two columns the feature-label relation moves
+               too: the monitor sees input drift, a model sees people older than
+               their outcomes.
 ``group_mix``  the share of one sensitive group among applicants moves to
                ``strength`` (a share in [0, 1]; default group: ``sex == "Female"``),
                by stratified resampling; each group's own rows stay as in the pool.
@@ -36,8 +42,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-DriftKind = Literal["none", "covariate", "group_mix", "concept"]
-KINDS: tuple[str, ...] = ("none", "covariate", "group_mix", "concept")
+DriftKind = Literal["none", "population", "covariate", "group_mix", "concept"]
+KINDS: tuple[str, ...] = ("none", "population", "covariate", "group_mix", "concept")
 
 # Covariate drift at strength 1.0: an older, part-time applicant population.
 AGE_YEARS_AT_FULL = 10.0
@@ -103,6 +109,8 @@ def day_traffic(pool: pd.DataFrame, day: int, n: int, schedule: DriftSchedule,
     progress = schedule.progress(day)
     if schedule.kind == "group_mix" and progress > 0:
         rows = _draw_group_mix(pool, n, schedule, progress, rng)
+    elif schedule.kind == "population" and progress > 0:
+        rows = _draw_tilted(pool, n, schedule.strength * progress, rng)
     else:
         rows = _draw(np.arange(len(pool)), n, rng)
     out = pool.iloc[rows].reset_index(drop=True).copy()
@@ -132,6 +140,19 @@ def _draw_group_mix(pool: pd.DataFrame, n: int, schedule: DriftSchedule, progres
     k = int(round(n * share))
     rows = np.concatenate([_draw(members, k, rng), _draw(others, n - k, rng)])
     return rng.permutation(rows)  # groups interleaved, as real traffic would be
+
+
+def _draw_tilted(pool: pd.DataFrame, n: int, strength: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Exponential tilting towards older, part-time applicants (with replacement)."""
+    def z(column: str) -> np.ndarray:
+        values = pd.to_numeric(pool[column], errors="coerce").to_numpy(dtype=np.float64)
+        values = np.where(np.isnan(values), np.nanmean(values), values)
+        return (values - values.mean()) / (values.std() or 1.0)
+
+    logits = strength * (z("age") - z("hours_per_week"))
+    weights = np.exp(logits - logits.max())
+    return rng.choice(len(pool), size=n, replace=True, p=weights / weights.sum())
 
 
 def covariate_shift(frame: pd.DataFrame, strength: float) -> pd.DataFrame:
