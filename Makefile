@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    the main job (creates .venv, installs, runs the pipeline on the built-in scenario)
+#   make run    the main job (creates .venv, installs, runs the closed loop on the built-in scenario;
+#               `make run ARGS=--fresh` starts over, ARGS="--days 5" runs five more days)
 #   make test   every test, the slow ones too (what CI runs)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 # This machine's pip config lists local indexes that print a warning per package: hide that noise.
 QUIET_PIP := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: venv run repro test test-fast lint bench clean-state
+.PHONY: venv run train repro test test-fast lint bench clean-state
 
 $(STAMP): pyproject.toml scripts/install_system_packages.sh
 	bash scripts/install_system_packages.sh
@@ -23,7 +24,10 @@ $(STAMP): pyproject.toml scripts/install_system_packages.sh
 venv: $(STAMP)
 
 run: venv
-	$(PY) flows/train.py
+	$(PY) -m flows.closed_loop $(ARGS)
+
+train: venv
+	$(PY) -m flows.train
 
 repro: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro

@@ -17,7 +17,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loopwatch.images.params import ImageParams
 from loopwatch.monitoring.params import MonitoringParams
+from loopwatch.recsys.params import RecsysParams
+from loopwatch.scenario.params import ScenarioParams
 
 
 class DataParams(BaseModel):
@@ -74,6 +77,21 @@ class GateParams(BaseModel):
     accuracy_tolerance: float = Field(0.01, ge=0, lt=1)  # challenger may be this much less accurate
     fairness_tolerance: float = Field(0.02, ge=0, lt=1)  # ... and this much worse on any gap
     disparate_impact_floor: float | None = Field(None, gt=0, le=1)  # off: Adult sits below 0.8
+    # Paired-bootstrap resamples (training/gate_noise.py): a breach refuses only when it is
+    # significant at `noise_level`; 0 judges point estimates alone.
+    n_boot: int = Field(300, ge=0)
+    noise_level: float = Field(0.95, gt=0.5, lt=1)
+
+
+class DeployParams(BaseModel):
+    """Cron schedules of `loopwatch deploy` (Prefect deployments, for a Prefect server)."""
+
+    model_config = ConfigDict(extra="forbid")
+    monitor_cron: str = "0 * * * *"  # hourly: monitor the last hour, report and alert only
+    monitor_window: str = "1h"
+    retrain_check_cron: str = "30 2 * * *"  # daily: monitor the last day; retrain if told to
+    retrain_check_window: str = "1d"
+    timezone: str = "UTC"
 
 
 class Params(BaseModel):
@@ -84,6 +102,10 @@ class Params(BaseModel):
     serving: ServingParams = Field(default_factory=ServingParams)
     monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
     gate: GateParams = Field(default_factory=GateParams)
+    images: ImageParams = Field(default_factory=ImageParams)
+    recsys: RecsysParams = Field(default_factory=RecsysParams)  # MovieLens collab + its loop
+    scenario: ScenarioParams = Field(default_factory=ScenarioParams)
+    deploy: DeployParams = Field(default_factory=DeployParams)
 
     def digest(self) -> str:
         """A short stable hash of the params, logged as a lineage tag."""

@@ -55,30 +55,14 @@ class TrainOutput:
 
 
 def train(settings: Settings) -> TrainOutput:
-    import mlflow
-
-    from loopwatch.training import tracking
-    from loopwatch.training.fit import fit_tabular
-    from loopwatch.training.pyfunc import log_tabular_model
+    from loopwatch.training.retrain import train_logged
 
     spec, splits = tabular.read_splits(settings.prepared_dir)
-    client = tracking.configure(settings)
-    with mlflow.start_run(run_name=f"train-{settings.params.registry.model_name}") as run:
-        mlflow.set_tags({**tracking.lineage_tags(settings), tracking.TAG_STAGE: "train",
-                         "loopwatch.dataset": settings.params.data.dataset})
-        mlflow.log_params(_flatten({"data": settings.params.data.model_dump(),
-                                    "train": settings.params.train.model_dump()}))
-        mlflow.log_params({"model.inputs": ",".join(spec.inputs), "model.format": "pyfunc"})
-        result = fit_tabular(
-            spec, splits["train"], splits["valid"], settings.params.train,
-            checkpoint_dir=settings.state_dir / "checkpoints" / run.info.run_id,
-            callbacks=[tracking.MlflowEpochLogger(client, run.info.run_id)],
-        )
-        mlflow.log_metrics(result.best_metrics)
-        mlflow.set_tag("loopwatch.best_checkpoint", result.best_checkpoint or "none")
-        info = log_tabular_model(result.predictor, splits["train"])
-    out = TrainOutput(run.info.run_id, info.model_uri, run.info.experiment_id,
-                      result.best_metrics, len(result.history))
+    trained = train_logged(settings, spec, splits["train"], splits["valid"],
+                           run_name=f"train-{settings.params.registry.model_name}",
+                           stage="train")
+    out = TrainOutput(trained.run_id, trained.model_uri, trained.experiment_id,
+                      trained.best_metrics, trained.epochs_run)
     _write_json(settings.outputs_dir / RUN_FILE, asdict(out))
     return out
 
@@ -138,12 +122,12 @@ def _write_json(path: Path, payload: dict) -> None:
     tmp.replace(path)
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
     return flat

@@ -32,6 +32,8 @@ def embedded_env(settings: Settings) -> dict[str, str]:
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "MLFLOW_TRACKING_URI": settings.tracking_uri,
+            # A per-download progress bar for every model load floods a pipeline's log.
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         }
     )
     return env

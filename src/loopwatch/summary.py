@@ -7,10 +7,10 @@ from typing import Any
 from loopwatch.config import Settings
 
 
-def training_summary(settings: Settings, data_version, counts: dict[str, int], trained,
+def training_summary(settings: Settings, data_version: str | None, counts: dict[str, int], trained,
                      metrics: dict[str, float], registration) -> dict[str, Any]:
     return {
-        "data_version": getattr(data_version, "md5", None),
+        "data_version": data_version,
         "rows": counts,
         "run_id": trained.run_id,
         "epochs": trained.epochs_run,

@@ -42,7 +42,8 @@ class MonitoringParams(BaseModel):
     retrain_drift_share: float = Field(0.5, gt=0, le=1)  # policy threshold on the drift share
     max_accuracy_drop: float = Field(0.05, gt=0, lt=1)  # vs the model version's test accuracy
     max_fairness_gap: float = Field(0.10, gt=0, lt=1)  # demographic-parity / equal-opportunity
-    min_disparate_impact: float = Field(0.8, gt=0, le=1)  # the four-fifths rule
+    # the four-fifths rule; None: not a retraining condition (DI is still reported)
+    min_disparate_impact: float | None = Field(0.8, gt=0, le=1)
     min_labelled_rows: int = Field(200, ge=1)  # quality and label-based fairness need this many
     consecutive_windows: int = Field(2, ge=1)  # a breach must persist this long to act
     hysteresis: float = Field(0.8, gt=0, le=1)  # an active breach clears below this x threshold

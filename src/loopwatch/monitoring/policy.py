@@ -86,7 +86,8 @@ def _signals(w: WindowSummary, t: MonitoringParams) -> dict[str, _Signal]:
                                        f"{t.min_labelled_rows}) or no baseline")
     for key, (value, low, high) in sorted(w.gaps.items()):
         name = key.rsplit(":", 1)[-1]
-        if value is None or (name == EO and not labels_ok):
+        if value is None or (name == EO and not labels_ok) or (
+                name == DI and t.min_disparate_impact is None):
             out[key] = _Signal(None, False, False, f"{key} not judged")
         elif name == DI:
             exit_level = 1 - t.hysteresis * (1 - t.min_disparate_impact)

@@ -29,6 +29,8 @@ from loopwatch.monitoring.stream import monitor_stream
 from loopwatch.monitoring.tracking import load_history, log_to_mlflow, summarize
 from loopwatch.training.tracking import TAG_DATA
 
+# A retrained version's reference: the logged traffic of this ISO window, 'start/end'.
+TAG_REFERENCE_WINDOW = "loopwatch.reference_window"
 UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -55,15 +57,60 @@ def reference_path(settings: Settings, name: str, version: str) -> Path:
 
 def reference_frame(settings: Settings, client: MlflowClient, name: str, version: str,
                     champion) -> pd.DataFrame:
-    """The training split the version learnt from, scored by it; cached per version.
+    """The data the version is meant to serve, scored by it; cached per version.
 
-    Found through lineage: the run's DVC data hash -> that ``data/`` from the DVC cache
-    or remote -> the run's own split params -> the train split.
+    A version tagged with ``TAG_REFERENCE_WINDOW`` (a retrained challenger) takes the
+    logged traffic of that window. Otherwise its training split, found through lineage:
+    the run's DVC data hash -> that ``data/`` from the DVC cache or remote -> the run's
+    own split params -> the train split.
     """
     cache = reference_path(settings, name, version)
     if cache.exists():
         return pd.read_parquet(cache)
     run = client.get_run(client.get_model_version(name, version).run_id)
+    if run.data.tags.get(TAG_REFERENCE_WINDOW):
+        frame = _logged_reference(settings, name, run.data.tags[TAG_REFERENCE_WINDOW], champion)
+    else:
+        frame = _training_reference(settings, run, name, version, champion)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(cache, index=False)
+    return frame
+
+
+def _logged_reference(settings: Settings, name: str, window: str, champion) -> pd.DataFrame:
+    """The production traffic of ``start/end`` (ISO times), rescored by the new version.
+
+    A retrained model's reference is the recent traffic it was retrained for, not its
+    training rows: those are mostly the old population plus the labels its predecessor's
+    decisions revealed (approvals, a selected sample), so against them the new normal
+    would keep reading as drift.
+    """
+    from loopwatch.serving.log_store import LogStore
+    from loopwatch.serving.reading import read_predictions
+
+    start, _, end = window.partition("/")
+    store = LogStore(settings.prediction_log_url)
+    try:
+        logged = read_predictions(store, start, end, model_name=name)
+    finally:
+        store.close()
+    if logged.empty:
+        raise ValueError(f"no predictions of {name!r} logged in the reference window {window}")
+    spec: TabularSpec = champion.spec
+    columns = [c for c in (*spec.inputs, *spec.sensitive) if c in logged.columns]
+    frame = logged[list(dict.fromkeys(columns))].copy()
+    return _scored(frame, champion)
+
+
+def _scored(frame: pd.DataFrame, champion) -> pd.DataFrame:
+    proba = champion.predictor.predict_proba(frame)  # a DataFrame: the pandas path
+    frame["score"] = proba[:, 1]
+    frame["prediction"] = [champion.spec.classes[i] for i in proba.argmax(axis=1)]
+    return frame
+
+
+def _training_reference(settings: Settings, run, name: str, version: str,
+                        champion) -> pd.DataFrame:
     md5 = run.data.tags.get(TAG_DATA)
     if not md5 or md5 == "untracked":
         raise ValueError(f"{name} v{version} (run {run.info.run_id}) has no DVC data tag "
@@ -76,12 +123,7 @@ def reference_frame(settings: Settings, client: MlflowClient, name: str, version
     params = run.data.params
     train = adult.prepare(data_dir / "raw" / dataset, float(params["data.valid_fraction"]),
                           int(params["data.seed"]))["train"]
-    proba = champion.predictor.predict_proba(train)  # a DataFrame: the pandas path
-    train["score"] = proba[:, 1]
-    train["prediction"] = [champion.spec.classes[i] for i in proba.argmax(axis=1)]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    train.to_parquet(cache, index=False)
-    return train
+    return _scored(train, champion)
 
 
 def monitor_window(settings: Settings, window: str | None = None, end: datetime | None = None,

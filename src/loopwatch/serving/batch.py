@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,10 @@ def check_frame(schema: InputSchema, frame: pd.DataFrame, first_row: int,
 
 def score_file(input_path: Path | str, output_path: Path | str, champion: Champion,
                store: LogStore, policy: DecisionPolicy, *, rng: np.random.Generator | None = None,
-               chunk_rows: int = 2000, progress: bool = True) -> BatchResult:
+               chunk_rows: int = 2000, progress: bool = True,
+               now: datetime | None = None) -> BatchResult:
+    """Score a file, log every row, write the output; ``now`` stamps the log rows (default:
+    the wall clock; a simulation passes its own calendar)."""
     input_path, output_path = Path(input_path), Path(output_path)
     out_format = _format(output_path)
     rng = rng if rng is not None else np.random.default_rng()
@@ -121,7 +125,7 @@ def score_file(input_path: Path | str, output_path: Path | str, champion: Champi
                     inputs=records, sensitive=sensitive, proba=proba, decisions=decisions,
                     policy=policy, source="batch", request_id=request_id,
                     metadata={"file": input_path.name, "first_row": done},
-                    inputs_json=[dumps(r) for r in records], first_position=done)
+                    inputs_json=[dumps(r) for r in records], first_position=done, now=now)
                 store.write_predictions(rows)  # logged (committed) before it is output
                 scored = chunk.reset_index(drop=True).assign(
                     prediction_id=[i["prediction_id"] for i in items],

@@ -79,8 +79,22 @@ class GateDecision:
 
 
 def gate(champion: GateInput | None, challenger: GateInput,
-         tolerances: GateTolerances = GateTolerances()) -> GateDecision:
-    """Promote only if the challenger is not worse beyond the tolerances (pure)."""
+         tolerances: GateTolerances = GateTolerances(),
+         worse_bounds: Mapping[str, float] | None = None) -> GateDecision:
+    """Promote only if the challenger is not worse beyond the tolerances (pure).
+
+    ``worse_bounds`` (``gate_noise.worse_lower_bounds``): per key, a lower confidence
+    bound of how much worse the challenger is. Given, a key past its tolerance refuses
+    only when its bound is above 0 (worse, and not by chance); keys it lacks and a
+    missing mapping judge the point estimate alone.
+    """
+    bounds = worse_bounds or {}
+
+    def beyond(key: str, worse: float, tolerance: float) -> bool:
+        if worse <= tolerance + SLACK:
+            return False
+        low = bounds.get(key)
+        return low is None or not math.isfinite(low) or low > 0
     if not _finite(challenger.accuracy):
         return GateDecision(False, ["challenger accuracy is not a number"])
     if champion is None:
@@ -96,11 +110,13 @@ def gate(champion: GateInput | None, challenger: GateInput,
 
     acc_worse = champion.accuracy - challenger.accuracy
     # A champion with no accuracy (NaN) sets no bar to fall short of: pass.
-    acc_ok = not _finite(champion.accuracy) or acc_worse <= tolerances.accuracy_tolerance + SLACK
+    acc_ok = (not _finite(champion.accuracy)
+              or not beyond("accuracy", acc_worse, tolerances.accuracy_tolerance))
     table["accuracy"] = _row(champion.accuracy, challenger.accuracy, acc_worse,
-                             tolerances.accuracy_tolerance, acc_ok)
+                             tolerances.accuracy_tolerance, acc_ok, bounds.get("accuracy"))
     line = (f"accuracy {challenger.accuracy:.4f} vs champion {champion.accuracy:.4f} "
-            f"(worse by {acc_worse:+.4f}, tolerance {tolerances.accuracy_tolerance})")
+            f"(worse by {acc_worse:+.4f}{_bound(bounds.get('accuracy'))}, "
+            f"tolerance {tolerances.accuracy_tolerance})")
     (passes if acc_ok else refusals).append(line)
 
     for attribute in sorted(set(champion.gaps) | set(challenger.gaps)):
@@ -119,10 +135,10 @@ def gate(champion: GateInput | None, challenger: GateInput,
                 passes.append(f"{key}: {new:.4f} (champion's not measurable)")
                 continue
             worse = (old - new) if name in LOWER_IS_WORSE else (new - old)
-            ok = worse <= tolerances.fairness_tolerance + SLACK
-            table[key] = _row(old, new, worse, tolerances.fairness_tolerance, ok)
-            line = (f"{key} {new:.4f} vs champion {old:.4f} (worse by {worse:+.4f}, "
-                    f"tolerance {tolerances.fairness_tolerance})")
+            ok = not beyond(key, worse, tolerances.fairness_tolerance)
+            table[key] = _row(old, new, worse, tolerances.fairness_tolerance, ok, bounds.get(key))
+            line = (f"{key} {new:.4f} vs champion {old:.4f} (worse by {worse:+.4f}"
+                    f"{_bound(bounds.get(key))}, tolerance {tolerances.fairness_tolerance})")
             (passes if ok else refusals).append(line)
             floor = tolerances.disparate_impact_floor
             if name == fairness.DI and floor is not None and new < floor:
@@ -134,10 +150,20 @@ def gate(champion: GateInput | None, challenger: GateInput,
     return GateDecision(True, passes, table)
 
 
-def _row(champion, challenger, worse, tolerance, ok) -> dict[str, Any]:
+def _row(champion, challenger, worse, tolerance, ok, bound=None) -> dict[str, Any]:
     delta = None if champion is None or challenger is None else challenger - champion
-    return {"champion": champion, "challenger": challenger, "delta": delta,
-            "worse_by": worse, "tolerance": tolerance, "ok": bool(ok)}
+    row = {"champion": champion, "challenger": challenger, "delta": delta,
+           "worse_by": worse, "tolerance": tolerance, "ok": bool(ok)}
+    if bound is not None and math.isfinite(bound):
+        row["worse_by_lower_bound"] = bound
+    return row
+
+
+def _bound(bound: float | None) -> str:
+    """The noise bound in a reason line, when the gate had one."""
+    if bound is None or not math.isfinite(bound):
+        return ""
+    return f", {'significant' if bound > 0 else 'within noise'}: lower bound {bound:+.4f}"
 
 
 def _finite(value) -> bool:

@@ -1,0 +1,91 @@
+"""The main job: the closed loop on the built-in scenario, embedded defaults, no server.
+
+    python -m flows.closed_loop [--days N] [--fresh] [--offline]
+
+ingest -> train -> deploy (the champion alias) -> day after day: outcomes arrive,
+applicants are scored, the day is monitored, and a drift the policy acts on starts
+the retrain flow, whose challenger replaces the champion only through the gate.
+A second run continues from the state; --fresh starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from loopwatch.config import Settings
+from loopwatch.runtime import apply_embedded_env, quiet_library_logs
+
+apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
+
+from prefect import flow, task  # noqa: E402
+
+from flows.monitor import monitor  # noqa: E402
+from flows.score import score  # noqa: E402
+from flows.train import train_pipeline  # noqa: E402
+from loopwatch.scenario import report, steps  # noqa: E402
+
+
+@task(name="record-initial-generation")
+def record_initial(settings: Settings):
+    return steps.record_initial_generation(settings)
+
+
+@task(name="record-day")
+def record_day(settings: Settings, scored, monitored, generation):
+    return steps.record_day(settings, scored, monitored, generation)
+
+
+@task(name="log-summary")
+def log_summary(settings: Settings, state) -> str:
+    return report.log_summary(settings, state)
+
+
+@flow(name="closed-loop")
+def closed_loop(days: int | None = None, root: str | None = None, try_url: bool = True,
+                progress: bool = True) -> dict:
+    settings = Settings.load(root)
+    quiet_library_logs()
+    say = print if progress else (lambda *_: None)
+    if not steps.has_champion(settings):
+        say("[loop] no champion yet: ingest + train (a few tens of seconds)", flush=True)
+        train_pipeline(root, try_url)
+    record_initial(settings)
+    first = steps.load_state(settings).next_day
+    count = days if days is not None else settings.params.scenario.days
+    for day in range(first, first + count):
+        started = time.monotonic()
+        scored = score(day, root)
+        watched = monitor(day=day, root=root)
+        record = record_day(settings, scored, watched["monitored"], watched["generation"])
+        say(f"[loop] day {day:>3} ({day - first + 1}/{count}) v{record.model_version}: "
+            f"drift share {record.drift_share:.2f}, accuracy {record.accuracy:.3f}, "
+            f"decision {record.action}"
+            + (f" -> generation {record.generation}" if record.generation else "")
+            + f"  [{time.monotonic() - started:.1f} s]", flush=True)
+    state = steps.load_state(settings)
+    run_id = log_summary(settings, state)
+    return {"state": state, "summary_run_id": run_id, "first_day": first}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=None, help="simulated days (default: params)")
+    parser.add_argument("--fresh", action="store_true", help="forget the state and start over")
+    parser.add_argument("--offline", action="store_true", help="skip the dataset's URL")
+    args = parser.parse_args()
+    settings = Settings.load()
+    if args.fresh:
+        from loopwatch.scenario.reset import fresh_start
+
+        removed = fresh_start(settings)
+        print(f"[loop] --fresh: removed {len(removed)} state entries")
+    started = time.monotonic()
+    out = closed_loop(days=args.days, try_url=not args.offline)
+    print(report.format_summary(settings, out["state"], out["first_day"]))
+    print(f"  summary run:   MLflow run {out['summary_run_id']} (experiment "
+          f"{settings.experiment!r})\n[loop] done in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Prefect flow: fetch the dataset (checksummed), version data/ with DVC, push to the remote."""
+
+from __future__ import annotations
+
+from loopwatch.config import Settings
+from loopwatch.runtime import apply_embedded_env
+
+# Prefect reads PREFECT_HOME and its server settings at import: the embedded defaults first.
+apply_embedded_env(Settings.load())
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+
+from loopwatch import pipeline  # noqa: E402
+
+
+@task(name="fetch-and-version")
+def fetch(settings: Settings, try_url: bool):
+    return pipeline.fetch_data(settings, settings.params.data.dataset, try_url=try_url,
+                               log=get_run_logger().info)
+
+
+@flow(name="ingest")
+def ingest(root: str | None = None, try_url: bool = True) -> str | None:
+    version = fetch(Settings.load(root), try_url)
+    return None if version is None else version.md5
+
+
+if __name__ == "__main__":
+    print(f"data/ is DVC version {ingest()}")

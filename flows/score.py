@@ -1,0 +1,27 @@
+"""Prefect flow: one day of production traffic in the built-in scenario.
+
+Outcomes due today arrive first (into the prediction log and data/feedback/), then
+today's applicants are scored by the champion through the batch scorer, every
+decision logged. Task bodies only call loopwatch.
+"""
+
+from __future__ import annotations
+
+from loopwatch.config import Settings
+from loopwatch.runtime import apply_embedded_env
+
+apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
+
+from prefect import flow, task  # noqa: E402
+
+from loopwatch.scenario import steps  # noqa: E402
+
+
+@task(name="score-day")
+def score_day(settings: Settings, day: int) -> steps.ScoredDay:
+    return steps.score_day(settings, day)
+
+
+@flow(name="score", flow_run_name="score-day-{day}")
+def score(day: int, root: str | None = None) -> steps.ScoredDay:
+    return score_day(Settings.load(root), day)
