@@ -69,8 +69,45 @@ def world_panels(world: str, variants: list[str], units: list[str]) -> list[Dash
     ]
 
 
+LENDING = "lending"  # the selective-labels world (loopwatch simulate lending): its own panels
+LENDING_TITLES = {
+    "rate": "Applicants' >50K rate: naive vs SNIPS estimate vs truth",
+    "approval": "Approval rate per group",
+    "accuracy": "Accuracy: true (all applicants) vs on revealed labels only",
+}
+
+
+def lending_panels(world: str, variants: list[str], groups: list[str]
+                   ) -> list[DashboardPanelPlot]:
+    """The lending loop's own numbers (``lending_loop_metrics.SNAPSHOT_VALUES``); the units
+    of the generic panels are the groups (e.g. sex)."""
+    def lines(pairs: list[tuple[str, str]]) -> list[PanelMetric]:
+        return [value(name, f"{variant}: {legend}", world, variant)
+                for variant in variants for name, legend in pairs]
+
+    return [
+        line_plot_panel(LENDING_TITLES["rate"], [
+            *lines([("naive_rate", "naive"), ("snips_rate", "SNIPS"),
+                    ("model_rate", "model's mean score")]),
+            value("true_rate", "truth", world, variants[0]),
+        ], description="naive = share of >50K among the revealed labels (only approved or "
+                       "explored applicants); SNIPS weights each by 1/P(label revealed)"),
+        line_plot_panel(LENDING_TITLES["approval"], lines(
+            [("approval_rate", "all"), *((f"approval_rate.{g}", g) for g in groups),
+             ("dp_gap", "demographic parity gap")]), size="half",
+            description="share of applicants approved, per group, and the gap between them"),
+        line_plot_panel(LENDING_TITLES["accuracy"], lines(
+            [("true_accuracy", "true"), ("observed_accuracy", "on revealed labels"),
+             ("ips_accuracy", "IPS-weighted on revealed labels")]), size="half",
+            description="what the model really scores vs what its own labels say it scores "
+                        "(the selective-labels illusion)"),
+    ]
+
+
 def loop_panels(worlds: Mapping[str, tuple[list[str], list[str]]]
                 ) -> list[tuple[str, DashboardPanelPlot]]:
     """(tab, panel) for every world; ``worlds`` maps a world to (variants, unit names)."""
     return [(world, panel) for world, (variants, units) in worlds.items()
-            for panel in world_panels(world, list(variants), list(units))]
+            for panel in [*world_panels(world, list(variants), list(units)),
+                          *(lending_panels(world, list(variants), list(units))
+                            if world == LENDING else [])]]

@@ -36,6 +36,11 @@ def record_day(settings: Settings, scored, monitored, generation):
     return steps.record_day(settings, scored, monitored, generation)
 
 
+@task(name="apply-dashboards")
+def apply_dashboards(settings: Settings) -> int:
+    return steps.apply_dashboards(settings)
+
+
 @task(name="log-summary")
 def log_summary(settings: Settings, state) -> str:
     return report.log_summary(settings, state)
@@ -46,7 +51,7 @@ def closed_loop(days: int | None = None, root: str | None = None, try_url: bool 
                 progress: bool = True) -> dict:
     settings = Settings.load(root)
     quiet_library_logs()
-    say = print if progress else (lambda *_: None)
+    say = print if progress else (lambda *_, **__: None)
     if not steps.has_champion(settings):
         say("[loop] no champion yet: ingest + train (a few tens of seconds)", flush=True)
         train_pipeline(root, try_url)
@@ -63,6 +68,7 @@ def closed_loop(days: int | None = None, root: str | None = None, try_url: bool 
             f"decision {record.action}"
             + (f" -> generation {record.generation}" if record.generation else "")
             + f"  [{time.monotonic() - started:.1f} s]", flush=True)
+    apply_dashboards(settings)  # the panels of dashboards/*.py on the model's Evidently project
     state = steps.load_state(settings)
     run_id = log_summary(settings, state)
     return {"state": state, "summary_run_id": run_id, "first_day": first}

@@ -18,7 +18,7 @@ train: {{max_epochs: 2, layers: [32], enable_progress_bar: false}}
 monitoring: {{retrain_drift_share: 0.1, max_fairness_gap: 0.25, min_disparate_impact: null,
              n_boot: 100, consecutive_windows: 2}}
 gate: {{n_boot: 100}}
-scenario: {{applicants_per_day: 400, drift_kind: covariate, drift_start_day: {DRIFT_DAY},
+scenario: {{applicants_per_day: 1000, drift_kind: population, drift_start_day: {DRIFT_DAY},
            gate_holdout_rows: 1500, label_delay_days: 1}}
 """
 

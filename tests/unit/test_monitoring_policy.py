@@ -124,3 +124,15 @@ def test_decide_is_pure():
     snapshot = [replace(h) for h in history]
     decide(w(1, drift=0.6), history, T)
     assert history == snapshot
+
+
+def test_four_fifths_rule_off_reports_but_does_not_act():
+    """min_disparate_impact None (params.yaml for Adult): a DI breach neither retrains nor
+    blocks other conditions; it is named as not judged."""
+    off = T.model_copy(update={"min_disparate_impact": None})
+    gaps = {f"sex:{DI}": (0.3, 0.2, 0.4)}
+    windows = [w(i, gaps=gaps) for i in range(3)]
+    decision = decide(windows[-1], windows[:-1], off)
+    assert decision.action == "none"
+    assert any(f"sex:{DI} not judged" in r for r in decision.reasons)
+    assert decide(windows[-1], windows[:-1], T).action == "retrain"  # on by default

@@ -68,6 +68,28 @@ def support(rows: pd.DataFrame, units: Sequence) -> pd.DataFrame:
     return out.reindex(units).fillna({"rows": 0, "ess": 0.0})
 
 
+def snips_mean(values: Sequence[float], propensity: Sequence[float]) -> tuple[float, float]:
+    """Self-normalised IPS mean Σ(y/p)/Σ(1/p) of logged outcomes, and its standard error.
+
+    The population mean of ``values`` when each was observed with probability
+    ``propensity``; the naive mean of the same rows is biased towards the units the
+    decisions favoured. The standard error is the delta-method one,
+    sqrt(Σ w²(y − ŝ)²) / Σw with w = 1/p: it grows as the weights spread.
+    """
+    y = np.asarray(values, dtype=float)
+    p = np.asarray(propensity, dtype=float)
+    if len(y) != len(p):
+        raise ValueError(f"{len(y)} values for {len(p)} propensities")
+    if np.isnan(p).any() or (p <= 0).any() or (p > 1).any():
+        raise ValueError("propensities must be in (0, 1]: an outcome seen with probability 0 "
+                         "cannot be re-weighted")
+    if len(y) == 0:
+        return float("nan"), float("nan")
+    w = 1.0 / p
+    estimate = float((w * y).sum() / w.sum())
+    return estimate, float(np.sqrt((w**2 * (y - estimate) ** 2).sum()) / w.sum())
+
+
 def total_variation(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.abs(np.asarray(a, float) - np.asarray(b, float)).sum())
 

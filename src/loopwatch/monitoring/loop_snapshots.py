@@ -79,8 +79,13 @@ def open_project(workspace: Any) -> Any:
 
 def write_generations(workspace: Any, project: Any, rows: pd.DataFrame, units: Sequence,
                       world: str, variant: str, truth: Sequence[float] | None = None,
-                      end: datetime | None = None) -> list[str]:
-    """One snapshot per generation of ``rows`` (needs a ``generation`` column); their ids."""
+                      end: datetime | None = None,
+                      extra: Mapping[int, Mapping[str, float]] | None = None) -> list[str]:
+    """One snapshot per generation of ``rows`` (needs a ``generation`` column); their ids.
+
+    ``extra`` maps a generation to further numbers of a world's own (e.g. the lending loop's
+    approval rates and accuracies) stored in its snapshot beside ``generation_values``.
+    """
     from loopwatch.monitoring.drift import headline_snapshot
 
     generations = sorted(rows["generation"].unique())
@@ -88,6 +93,7 @@ def write_generations(workspace: Any, project: Any, rows: pd.DataFrame, units: S
     ids = []
     for i, gen in enumerate(generations):
         values = generation_values(rows[rows["generation"] == gen], units, truth)
+        values |= dict((extra or {}).get(int(gen), {}))
         stamp = end - timedelta(days=len(generations) - 1 - i)
         meta = {"world": world, "variant": variant, "generation": str(int(gen)),
                 "units": ",".join(unit_name(u) for u in units)}
@@ -141,18 +147,21 @@ def load_loop_panels(dashboards_dir: Path, worlds: Mapping[str, tuple[list[str],
 
 
 def record_loops(path: Path, world: str, loops: Mapping[str, pd.DataFrame], units: Sequence,
-                 truth: Sequence[float] | None = None, dashboards_dir: Path | None = None
+                 truth: Sequence[float] | None = None, dashboards_dir: Path | None = None,
+                 extra: Mapping[str, Mapping[int, Mapping[str, float]]] | None = None
                  ) -> dict[str, list[str]]:
     """Store each variant's generations of ``world`` in the workspace at ``path``, replacing
     an earlier run of the world, and re-apply the dashboard to every world stored; returns
-    snapshot ids by variant. ``loops`` maps a variant name to its log rows."""
+    snapshot ids by variant. ``loops`` maps a variant name to its log rows; ``extra`` (by
+    variant, then generation) adds a world's own numbers to the snapshots."""
     from loopwatch.monitoring.workspace import apply_dashboard, open_workspace
 
     workspace = open_workspace(path)
     project = open_project(workspace)
     clear_world(workspace, project, world)
     end = datetime.now(UTC).replace(microsecond=0)
-    ids = {variant: write_generations(workspace, project, rows, units, world, variant, truth, end)
+    ids = {variant: write_generations(workspace, project, rows, units, world, variant, truth, end,
+                                      (extra or {}).get(variant))
            for variant, rows in loops.items()}
     if dashboards_dir is not None:
         stored = read_generations(workspace, project)

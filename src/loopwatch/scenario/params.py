@@ -31,7 +31,7 @@ class ScenarioParams(BaseModel):
     gate_pool_fraction: float = Field(0.3, gt=0, lt=1)
     gate_holdout_rows: int = Field(3000, ge=100)
     retrain_valid_fraction: float = Field(0.2, gt=0, lt=1)  # of the feedback rows
-    retrain_ips_weighting: bool = True  # weight decision-revealed rows by 1/P(label revealed)
+    retrain_ips_weighting: bool = False  # see params.yaml: exploration, not weights, matters here
 
     @model_validator(mode="after")
     def _check_drift(self) -> ScenarioParams:

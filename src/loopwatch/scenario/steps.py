@@ -103,6 +103,15 @@ def _monitored(day: int | None, outcome) -> MonitoredDay:
                         str(outcome.report), outcome.mlflow_run_id, outcome.rows)
 
 
+def apply_dashboards(settings: Settings) -> int:
+    """The panels of ``dashboards/*.py`` on the model's Evidently project (0: none defined)."""
+    from loopwatch.monitoring.window import apply_dashboards as apply
+
+    if not (settings.root / "dashboards").is_dir():
+        return 0
+    return apply(settings)
+
+
 def record_initial_generation(settings: Settings) -> st.GenerationRecord:
     """Generation 0 (the model the train flow registered) into the scenario state."""
     from loopwatch.training.registry import current_champion

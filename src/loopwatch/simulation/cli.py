@@ -12,14 +12,16 @@ def add_commands(app: typer.Typer) -> None:
     @app.command()
     def simulate(
         world: str = typer.Argument(
-            ..., help="policing | attention | policing-loop | policing-learned"),
+            ..., help="policing | attention | policing-loop | policing-learned | lending "
+                      "(the selective-labels lending loop on the prepared Adult data)"),
         days: int = typer.Option(10_000, help="policing: days per run"),
         runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
         poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
+        generations: int = typer.Option(6, help="lending: retraining generations"),
         track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
         evidently: bool = typer.Option(
-            True, help="policing-loop/-learned: a snapshot per generation in the Evidently "
-                       "workspace's 'feedback-loop' project (see `loopwatch ui`)"),
+            True, help="policing-loop/-learned, lending: a snapshot per generation in the "
+                       "Evidently workspace's 'feedback-loop' project (see `loopwatch ui`)"),
     ) -> None:
         """Run a feedback-loop simulator; save its plot as PNG and log it to MLflow."""
         from loopwatch.simulation import experiments
@@ -41,9 +43,17 @@ def add_commands(app: typer.Typer) -> None:
             report = experiments.policing_loop(out_dir, **loop_args)
         elif world == "policing-learned":  # the same loop with a Lightning model
             report = experiments.policing_learned(out_dir, **loop_args)
+        elif world == "lending":  # selective labels: outcomes only where a loan was granted
+            from loopwatch.cli_common import run_step  # no prepared data: one clear line
+            from loopwatch.scenario.world import load_world
+
+            world_data = run_step(load_world, settings)  # the prepared Adult splits
+            report = experiments.lending(out_dir, world_data, generations=generations,
+                                         **loop_args)
         else:
             console.print(f"[bold red]error:[/] unknown world {world!r}; "
-                          "choose policing, attention, policing-loop or policing-learned")
+                          "choose policing, attention, policing-loop, policing-learned "
+                          "or lending")
             raise typer.Exit(2)
         typer.echo("\n".join(report.lines()))
         for figure in report.figures:

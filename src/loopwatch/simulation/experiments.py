@@ -1,6 +1,6 @@
 """Named simulator experiments: run, plot, summarise, and log to MLflow.
 
-What `loopwatch simulate policing|attention|policing-loop|policing-learned` runs. Each
+What `loopwatch simulate policing|attention|policing-loop|policing-learned|lending` runs. Each
 experiment returns a report (params, headline metrics, figure paths) that the CLI prints and
 that ``log_report`` stores as an MLflow run, so a loop's picture sits next to the training
 runs it warns about. The retraining worlds can also store one Evidently snapshot per
@@ -172,6 +172,68 @@ def policing_learned(out_dir: Path, generations: int = 8, decisions: int = 2000,
         params["evidently_snapshots"] = _snapshot(workspace, dashboards, "policing-learned",
                                                   loops, len(base.rates), truth)
     return ExperimentReport("policing-learned", params, metrics, [figure], series, children)
+
+
+def lending(out_dir: Path, data: Any, generations: int = 6, applicants: int = 3000,
+            seed_rows: int = 2000, epsilon: float = 0.1, max_epochs: int = 5, seed: int = 0,
+            workspace: Path | None = None, dashboards: Path | None = None) -> ExperimentReport:
+    """The selective-labels lending loop on Adult (``simulation.lending_loop``): a Lightning
+    model retrained on the outcomes its approvals revealed, naive / IPS-weighted / without
+    exploration, every decision in a real prediction log under ``out_dir``; the metrics are
+    read back from that log. ``data``: a ``LendingData`` or ``scenario.world.World``.
+    ``workspace``/``dashboards`` as in ``policing_loop``."""
+    from loopwatch.monitoring.feedback_loop import detect_loop
+    from loopwatch.simulation.lending_loop import LendingLoopConfig, simulate_lending
+    from loopwatch.simulation.lending_loop_metrics import arm_history, record_snapshots
+    from loopwatch.simulation.plots import plot_lending_loop
+
+    config = LendingLoopConfig(generations=generations, applicants=applicants,
+                               seed_rows=seed_rows, epsilon=epsilon, max_epochs=max_epochs,
+                               seed=seed)
+    log_dir = out_dir / "lending_logs"
+    runs = simulate_lending(data, config, log_dir)
+    try:
+        histories = {arm: arm_history(run, data.spec, config.group, config.n_boot, seed)
+                     for arm, run in runs.items()}
+    finally:
+        for run in runs.values():
+            run.store.close()
+    metrics: dict[str, float] = {"truth_rate": float(next(iter(histories.values()))
+                                                     ["true_rate"].mean())}
+    children = []
+    for arm, h in histories.items():
+        first, last = h.iloc[0], h.iloc[-1]
+        metrics |= {f"{arm}_{k}": float(last[k]) for k in (
+            "rho", "naive_rate", "snips_rate", "snips_rate_se", "true_accuracy",
+            "observed_accuracy", "ips_accuracy", "approval_rate", "dp_gap", "disparate_impact")}
+        metrics[f"{arm}_first_approval_rate"] = float(first["approval_rate"])
+        metrics |= {f"{arm}_final_{c}": float(last[c]) for c in h.columns
+                    if c.startswith("approval_rate.")}
+        # The largest miss of each estimate over the generations, in its own standard errors.
+        metrics[f"{arm}_max_snips_z"] = float(((h["snips_rate"] - h["true_rate"]).abs()
+                                               / h["snips_rate_se"]).max())
+        metrics[f"{arm}_min_naive_bias"] = float((h["naive_rate"] - h["true_rate"]).min())
+        metrics[f"{arm}_loop_suspected"] = float(detect_loop(h).suspected)
+        arm_cfg = runs[arm].arm
+        children += [ChildRun(
+            name=f"{arm}-generation-{gen}",
+            params={"arm": arm, "generation": gen, "model_version": gen, "ips": arm_cfg.ips,
+                    "epsilon": arm_cfg.epsilon, "train_rows": int(row["train_rows"]),
+                    "seed_rows": int(row["seed_rows"]), "revealed_rows": int(row["revealed_rows"])},
+            metrics={k: float(v) for k, v in row.items() if v == v},
+            tags={"loopwatch.stage": "simulate-lending-generation", "loopwatch.variant": arm,
+                  "loopwatch.generation": str(gen)})
+            for gen, row in h.iterrows()]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figure = plot_lending_loop(histories, out_dir / "lending_loop.png")
+    params = {"generations": generations, "applicants": applicants, "seed_rows": seed_rows,
+              "epsilon": epsilon, "threshold": config.threshold, "max_epochs": max_epochs,
+              "layers": list(config.layers), "clip": config.clip, "arms": list(runs),
+              "prediction_logs": str(log_dir), "seed": seed}
+    if workspace is not None:
+        params["evidently_snapshots"] = record_snapshots(workspace, dashboards, runs,
+                                                         histories, data, config.group)
+    return ExperimentReport("lending", params, metrics, [figure], histories, children)
 
 
 def _generation_run(variant: str, row: dict[str, Any]) -> ChildRun:
