@@ -84,10 +84,10 @@ def test_without_exploration_the_selection_is_invisible_to_propensities(lending_
     assert (blind["min_propensity"] == 1.0).all() and (blind["naive_ips_gap"] == 0).all()
     assert (blind["snips_rate"] == blind["naive_rate"]).all()
     assert m["no-exploration_min_naive_bias"] > 0.3  # yet the labels are further off
-    # the detector watches propensity gaps: it sees the growing gap where ε > 0 revealed the
-    # selection, and nothing where no decision was ever explored
+    # the detector sees the growing gap where ε > 0 revealed the selection, and, where no
+    # decision was ever explored, rho rising with every propensity at 1 (unobservable selection)
     assert m["naive_loop_suspected"] == 1.0 and m["ips_loop_suspected"] == 1.0
-    assert m["no-exploration_loop_suspected"] == 0.0
+    assert m["no-exploration_loop_suspected"] == 1.0
     # measured: 0.231 -> 0.177; only approvals are ever corrected (towards denial)
     assert m["no-exploration_approval_rate"] < m["no-exploration_first_approval_rate"] - 0.03
 

@@ -91,3 +91,18 @@ def test_metrics_of_a_generation_carry_provenance_share():
     organic = (loop.rows.query("generation == 0")["origin"] == "organic").mean()
     assert first["rho"] == pytest.approx(1 - organic)
     assert first["min_propensity"] == pytest.approx(loop.allocations[0].min())
+
+
+def test_rising_rho_without_exploration_is_flagged_even_with_a_zero_gap():
+    import pandas as pd
+
+    from loopwatch.monitoring.feedback_loop import detect_loop
+
+    blind = pd.DataFrame({"naive_ips_gap": [0.0] * 5, "rho": [0.26, 0.40, 0.50, 0.58, 0.64],
+                          "min_propensity": [1.0] * 5})
+    alert = detect_loop(blind)
+    assert alert.suspected and any("propensity 1" in r for r in alert.reasons)
+    explored = blind.assign(min_propensity=[0.05] * 5)  # same rho, but measurable
+    assert not detect_loop(explored).suspected
+    flat = blind.assign(rho=[0.3, 0.31, 0.3, 0.31, 0.3])
+    assert not detect_loop(flat).suspected

@@ -175,7 +175,32 @@ def detect_loop(history: pd.DataFrame, rising: int = 4, alpha: float = 0.05,
     suspected = bool(reasons) and latest_gap > min_gap
     if reasons and not suspected:
         reasons.append(f"but the latest naive-vs-IPS gap {latest_gap:.3f} <= {min_gap}")
+    blind = unobservable_selection(history, min_rise)
+    if blind:
+        reasons.append(blind)
+        suspected = True
     return LoopAlert(suspected, reasons, evidence)
+
+
+def unobservable_selection(history: pd.DataFrame, min_rise: float = 0.03) -> str | None:
+    """The loop the gap cannot see: rho rises while every label came with propensity 1.
+
+    Without exploration a denied unit never yields a label, so each logged label has
+    propensity 1, the IPS estimate equals the naive one and their gap is 0 whatever the
+    selection does (``simulate lending``'s no-exploration arm: rho 0.26 -> 0.64, gap 0).
+    """
+    if not {"rho", "min_propensity"} <= set(history.columns) or len(history) < 3:
+        return None
+    rho = history["rho"].astype(float)
+    if (history["min_propensity"].astype(float) < 1.0 - 1e-9).any():
+        return None
+    rise = float(rho.iloc[-1] - rho.iloc[0])
+    tau, p = mann_kendall(rho.tolist())
+    if rise > min_rise and tau > 0:
+        return (f"decision-dependent label share rose {rise:+.3f} (Mann-Kendall tau={tau:.2f}) "
+                "while every label had propensity 1: the selection cannot be measured or "
+                "corrected; add exploration (serving.epsilon)")
+    return None
 
 
 def _normalise(s: pd.Series) -> pd.Series:
