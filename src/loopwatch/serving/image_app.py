@@ -1,0 +1,230 @@
+"""Image predictions over HTTP: ``POST /predict/image`` takes PNG or JPEG uploads.
+
+Three ways to send images, one request each:
+    curl --data-binary @shirt.png -H 'content-type: image/png' .../predict/image
+    curl -F file=@shirt.png -F file=@boot.jpg .../predict/image        (multipart)
+    {"images": ["<base64>", ...]}                                    (JSON)
+
+A corrupt file is a 422, a file that is not PNG/JPEG a 415, too many bytes or pixels
+a 413 — and a rejected request logs nothing. Every accepted image is committed to
+the prediction log before the answer, like tabular predictions: inputs hold the
+file's sha256, size, format, brightness/contrast/sharpness and the backbone
+embedding (never the pixels), which is what image drift monitoring reads.
+
+``image_router`` adds the routes to the main app (``create_app(..., image_source=)``);
+``create_image_app`` is a service for an image model alone. The decode + forward
+pass runs in a worker thread: a backbone takes tens of ms per image, too long to
+hold the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from loopwatch.config import ServingParams
+from loopwatch.serving.app import _json, read_body
+from loopwatch.serving.policy import Decisions
+from loopwatch.serving.predictor import CHAMPION, TAG_DATA, ModelInfo, NoChampion
+from loopwatch.serving.schemas import RequestError, loads
+from loopwatch.serving.scoring import build_rows, new_id
+from loopwatch.serving.writer import GroupCommitWriter, WriterClosed
+
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+@dataclass(frozen=True)
+class ImageChampion:
+    info: ModelInfo
+    predictor: Any  # loopwatch.images.predictor.ImagePredictor
+
+
+def load_image_version(tracking_uri: str, name: str, version: str,
+                       alias: str | None = CHAMPION) -> ImageChampion:
+    """Load one registered image model version (an ``ImagePyfunc``) with its lineage."""
+    import tempfile
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    mv = client.get_model_version(name, version)
+    data_hash = client.get_run(mv.run_id).data.tags.get(TAG_DATA) if mv.run_id else None
+    uri = f"models:/{name}/{version}"
+    with tempfile.TemporaryDirectory(prefix="loopwatch-model-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp,
+                                                    tracking_uri=tracking_uri)
+        model = mlflow.pyfunc.load_model(local)
+    predictor = getattr(model.unwrap_python_model(), "predictor", None)
+    if predictor is None or not hasattr(predictor, "predict_pixels"):
+        raise TypeError(f"{uri} is not a loopwatch image model (no ImagePredictor inside)")
+    return ImageChampion(ModelInfo(name, str(version), alias, mv.run_id, data_hash, uri),
+                         predictor)
+
+
+class _ClassPolicy:
+    """An image model's decision is its predicted class: taken with probability 1."""
+
+    def __init__(self, classes: tuple[str, ...]):
+        self.classes = classes
+
+    def names(self, decisions: Decisions) -> list[str]:
+        return [self.classes[i] for i in decisions.action.tolist()]
+
+
+async def read_uploads(request: Request, params: ServingParams) -> list[bytes]:
+    """The uploaded files' bytes, whichever of the three request forms was used."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in IMAGE_TYPES:
+        return [await read_body(request, params.max_body_bytes)]
+    if ctype == "multipart/form-data":
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > params.max_body_bytes:
+            raise RequestError(413, f"body of {declared} bytes exceeds the limit of "
+                               f"{params.max_body_bytes} (serving.max_body_bytes)")
+        form = await request.form(max_files=params.max_batch_rows, max_fields=10)
+        files = [await v.read() for _, v in form.multi_items() if hasattr(v, "read")]
+        if not files:
+            raise RequestError(422, "multipart body has no file part", field="file")
+        return files
+    if ctype == "application/json":
+        payload = loads(await read_body(request, params.max_body_bytes))
+        images = payload.get("images") if isinstance(payload, dict) else None
+        if not isinstance(images, list) or not images:
+            raise RequestError(422, 'expected {"images": ["<base64 PNG/JPEG>", ...]}',
+                               field="images")
+        try:
+            return [base64.b64decode(s, validate=True) for s in images]
+        except (binascii.Error, TypeError, ValueError):
+            raise RequestError(422, "images must be base64 strings", field="images") from None
+    raise RequestError(415, f"content-type {ctype or 'none'!r} is not accepted: send "
+                       "image/png, image/jpeg, multipart/form-data or application/json")
+
+
+def decode_uploads(predictor, blobs: list[bytes], max_pixels: int):
+    """Pixels at the model's size, original sizes and formats; the first bad file -> 4xx."""
+    from loopwatch.images.decode import ImageError, decode, to_array
+
+    pixels, sizes, formats = [], [], []
+    for i, blob in enumerate(blobs):
+        try:
+            image = decode(blob, max_pixels=max_pixels)
+        except ImageError as exc:
+            text = str(exc)
+            status = (413 if "exceed" in text else 415 if "not an image" in text
+                      or "not accepted" in text else 422)
+            raise RequestError(status, f"image {i}: {text}", field="image", record=i) from None
+        sizes.append(image.size)
+        formats.append(image.format)
+        pixels.append(to_array(image, predictor.raw_size, predictor.channels))
+    return np.stack(pixels), sizes, formats
+
+
+def image_rows(champion: ImageChampion, proba: np.ndarray, inputs: list[dict], source: str,
+               request_id: str, meta: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Prediction-log rows and response items for scored images (``scoring.build_rows``)."""
+    classes = champion.predictor.classes
+    top = proba.argmax(axis=1)
+    n = len(top)
+    decisions = Decisions(top, top, np.zeros(n, dtype=bool), np.ones(n))
+    rows, items = build_rows(
+        model_name=champion.info.name, model_version=champion.info.version, classes=classes,
+        inputs=inputs, sensitive=[], proba=proba, decisions=decisions,
+        policy=_ClassPolicy(classes), source=source, request_id=request_id, metadata=meta)
+    for row, item, p in zip(rows, items, proba.max(axis=1).tolist(), strict=True):
+        row["score"] = p  # P(predicted class): there is no "positive" class here
+        item["probability"] = p
+        del item["explored"], item["propensity"]
+    return rows, items
+
+
+def image_router(source, writer: GroupCommitWriter, params: ServingParams,
+                 max_pixels: int = 40_000_000) -> APIRouter:
+    router = APIRouter()
+
+    def score(champion: ImageChampion, blobs: list[bytes]):
+        from loopwatch.images.monitor_frame import log_inputs
+
+        pixels, sizes, formats = decode_uploads(champion.predictor, blobs, max_pixels)
+        pred = champion.predictor.predict_pixels(pixels)
+        return pred, log_inputs(blobs, pixels, pred.embeddings, sizes, formats)
+
+    @router.post("/predict/image")
+    async def predict_image(request: Request) -> Response:
+        blobs = await read_uploads(request, params)
+        if len(blobs) > params.max_batch_rows:
+            raise RequestError(413, f"{len(blobs)} images exceed the limit of "
+                               f"{params.max_batch_rows} (serving.max_batch_rows)")
+        champion = source.current()  # this request's snapshot, whatever swaps meanwhile
+        pred, inputs = await run_in_threadpool(score, champion, blobs)
+        request_id = (request.headers.get("x-request-id") or new_id())[:64]
+        meta = {"client": request.client.host if request.client else None,
+                "user_agent": request.headers.get("user-agent"), "n_records": len(blobs),
+                "kind": "image"}
+        rows, items = image_rows(champion, pred.proba, inputs, "http", request_id, meta)
+        await writer.write(rows)  # durable before we answer
+        return _json({"model": {"name": champion.info.name, "version": champion.info.version},
+                      "request_id": request_id, "predictions": items})
+
+    @router.get("/model/image")
+    async def image_model() -> Response:
+        champion = source.current()
+        p = champion.predictor
+        return _json({**champion.info.__dict__, "classes": list(p.classes),
+                      "arch": p.config.arch, "input_size": p.config.input_size,
+                      "raw_size": p.raw_size, "accepts": list(IMAGE_TYPES)})
+
+    return router
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        return _json(exc.to_dict(), exc.status)
+
+    @app.exception_handler(NoChampion)
+    async def _no_model(request: Request, exc: NoChampion) -> Response:
+        return _json({"detail": str(exc)}, 503)
+
+    @app.exception_handler(WriterClosed)
+    async def _closing(request: Request, exc: WriterClosed) -> Response:
+        return _json({"detail": "the service is shutting down"}, 503)
+
+
+def create_image_app(source, store, params: ServingParams | None = None) -> FastAPI:
+    """A service for one image model: /predict/image, /model/image, /health."""
+    params = params or ServingParams()
+    writer = GroupCommitWriter(store)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        writer.start()
+        source.start()
+        try:
+            yield
+        finally:
+            source.stop()
+            await writer.aclose()
+
+    app = FastAPI(title="loopwatch images", lifespan=lifespan, redoc_url=None)
+    app.state.writer, app.state.store, app.state.source = writer, store, source
+    add_error_handlers(app)
+    app.include_router(image_router(source, writer, params))
+
+    @app.get("/health")
+    async def health() -> Response:
+        try:
+            version = source.current().info.version
+        except NoChampion as exc:
+            return _json({"status": "no-model", "detail": str(exc)}, 503)
+        return _json({"status": "ok", "model_version": version})
+
+    return app
