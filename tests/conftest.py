@@ -18,6 +18,7 @@ for _key, _value in {
     "DVC_NO_ANALYTICS": "1",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_LOGGING_LEVEL": "WARNING",
+    "OMP_WAIT_POLICY": "PASSIVE",  # spinning OpenMP threads slow every fit on shared cores
 }.items():
     os.environ.setdefault(_key, _value)
 

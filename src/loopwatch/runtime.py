@@ -32,6 +32,9 @@ def embedded_env(settings: Settings) -> dict[str, str]:
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
             "PREFECT_LOGGING_LEVEL": "WARNING",
             "MLFLOW_TRACKING_URI": settings.tracking_uri,
+            # On shared cores, torch's OpenMP threads spinning while they wait made training
+            # 4-5x slower here (must be set before torch loads).
+            "OMP_WAIT_POLICY": "PASSIVE",
             # A per-download progress bar for every model load floods a pipeline's log.
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         }

@@ -105,6 +105,31 @@ def test_cli_predict_prints_class_and_probability(trained, tmp_path, monkeypatch
     assert missing.exit_code != 0
 
 
+def test_cli_trains_on_a_folder_of_photos(trained, tmp_path, monkeypatch):
+    """Bring your own photos: a folder per class of RGB PNG/JPEG files, through the CLI."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from loopwatch.cli import app
+
+    settings, *_ = trained
+    rng = np.random.default_rng(0)
+    for label, colour in (("red", (200, 40, 40)), ("blue", (40, 40, 200))):
+        for i in range(15):
+            pixels = np.clip(rng.normal(colour, 30, (24, 24, 3)), 0, 255).astype(np.uint8)
+            path = tmp_path / "photos" / label / f"{i}.{'png' if i % 2 else 'jpg'}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(path)
+    monkeypatch.setenv("LOOPWATCH_ROOT", str(settings.root))
+    monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(settings.state_dir))
+    result = CliRunner().invoke(app, [
+        "images", "train", "--folder", str(tmp_path / "photos"), "--input-size", "16",
+        "--epochs", "2", "--batch-size", "8", "--no-register"])
+    assert result.exit_code == 0, result.output
+    accuracy = float(result.output.split("test accuracy")[-1].split(",")[0])
+    assert accuracy >= 0.8 and "registered" not in result.output.splitlines()[-1]
+
+
 def test_fine_tune_trains_the_head_frozen_then_everything():
     """fast.ai's schedule on the pretrained backbone: epoch 0 frozen (body untouched, head
     at ``lr``), epoch 1 unfrozen with discriminative one-cycle peaks (lr/2 / ratio ... lr/2)."""

@@ -57,8 +57,9 @@ def check(settings: Settings, current: pd.DataFrame, reference: pd.DataFrame, la
           *, method: str = "model", plot: bool = False) -> ImageMonitorOutcome:
     from loopwatch.monitoring.image_drift import image_drift_report
 
-    result, snapshot = image_drift_report(current, reference, method=method, plot=plot,
-                                          tags=("images", label))
+    result, snapshot = image_drift_report(
+        current, reference, method=method, plot=plot, tags=("images", label),
+        drift_share=settings.params.monitoring.drift_share)
     out = report_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{label}-{datetime.now(UTC):%Y%m%dT%H%M%S}.html"
@@ -79,9 +80,12 @@ def monitor_window(settings: Settings, window: str = "1d", model_name: str | Non
 
     champion = load_champion(settings, model_name)
     start = datetime.now(UTC) - parse_window(window)
-    logged = open_store(settings).read(start, model_name=champion.info.name)
+    # The champion's own version only: another version's embeddings live in another space.
+    logged = open_store(settings).read(start, model_name=champion.info.name,
+                                       model_version=champion.info.version)
     if logged.empty:
-        raise ValueError(f"no predictions of {champion.info.name!r} in the last {window}")
+        raise ValueError(f"no predictions of {champion.info.name!r} v{champion.info.version} "
+                         f"in the last {window}")
     current = frame_from_log(logged)
     return check(settings, current, champion_reference(settings, champion),
                  f"{champion.info.name}-window", method=method, plot=plot)
