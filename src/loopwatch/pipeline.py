@@ -30,12 +30,7 @@ def fetch_data(settings: Settings, dataset: str = "adult", *, try_url: bool = Tr
                         settings.cache_dir, try_url=try_url, log=log)
     if not version:
         return None
-    versioning.ensure_repo(settings.root, settings.dvc_remote_dir)
-    data_version = versioning.track(settings.root, "data")
-    pushed = versioning.push(settings.root)
-    log(f"data/ is DVC version {data_version.md5} ({data_version.nfiles} files); "
-        f"pushed {pushed} new objects to the remote")
-    return data_version
+    return versioning.version_and_push(settings.root, settings.dvc_remote_dir, log)
 
 
 def prepare(settings: Settings) -> dict[str, int]:

@@ -54,6 +54,18 @@ def track(root: Path, target: str = "data") -> DataVersion:
     return read_version(root, target)
 
 
+def version_and_push(root: Path, remote_dir: Path, log=None) -> DataVersion:
+    """``dvc add data`` (a repo and the local remote first, if missing) and push: the new
+    version of ``data/``. Every stage that adds files under data/ ends with this."""
+    ensure_repo(root, remote_dir)
+    data_version = track(root, "data")
+    pushed = push(root)
+    if log is not None:
+        log(f"data/ is DVC version {data_version.md5} ({data_version.nfiles} files); "
+            f"pushed {pushed} new objects to the remote")
+    return data_version
+
+
 def push(root: Path) -> int:
     from dvc.repo import Repo
 

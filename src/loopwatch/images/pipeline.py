@@ -51,12 +51,7 @@ def fetch(settings: Settings, *, try_url: bool = True, version: bool = True,
     data.fetch(settings.raw_dir / data.NAME, try_url=try_url, log=log, **kwargs)
     if not version:
         return None
-    versioning.ensure_repo(settings.root, settings.dvc_remote_dir)
-    data_version = versioning.track(settings.root, "data")
-    pushed = versioning.push(settings.root)
-    log(f"data/ is DVC version {data_version.md5} ({data_version.nfiles} files); "
-        f"pushed {pushed} new objects to the remote")
-    return data_version
+    return versioning.version_and_push(settings.root, settings.dvc_remote_dir, log)
 
 
 def load_splits(settings: Settings, params: ImageParams, folder: Path | None = None,

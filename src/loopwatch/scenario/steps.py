@@ -141,10 +141,7 @@ def version_data(settings: Settings) -> str:
     """``dvc add data`` (the feedback rows are in data/feedback/) and push: the new hash."""
     from loopwatch.data import versioning
 
-    versioning.ensure_repo(settings.root, settings.dvc_remote_dir)
-    data_version = versioning.track(settings.root, "data")
-    versioning.push(settings.root)
-    return data_version.md5
+    return versioning.version_and_push(settings.root, settings.dvc_remote_dir).md5
 
 
 def retrain(settings: Settings, day: int, reason: str) -> st.GenerationRecord:
