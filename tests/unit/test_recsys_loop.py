@@ -114,3 +114,16 @@ def test_slate_frames_are_evidently_shaped(arms):
     assert list(frame.columns) == ["user_id", "item_id", "rank", "target"]
     assert len(frame) == 60 * PARAMS.k and set(frame["rank"]) == set(range(1, 6))
     assert set(frame["target"]) <= {0, 1}
+
+
+def test_popularity_is_measured_on_the_fixed_organic_yardstick(arms, world):
+    # Item popularity and profiles come from the organic start only: the loop's own
+    # consumption never changes the yardstick, so profile popularity is constant.
+    organic = world.start.groupby("item_id").size() / world.shape[0]
+    own = organic.reindex(world.item_ids, fill_value=0.0).to_numpy()
+    for arm in ("model", "random", "ideal"):
+        profile = arms[arm].metrics["profile_popularity"]
+        assert np.allclose(profile, profile.iloc[0]), arm
+    slates = arms["random"].slates[0]
+    rec = pd.Series(own, index=world.item_ids.astype(str))[slates["item_id"]].to_numpy()
+    assert arms["random"].metrics["rec_popularity"].iloc[0] == pytest.approx(rec.mean())

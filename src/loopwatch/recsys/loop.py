@@ -103,6 +103,9 @@ def run_arm(world: World, arm: str, params: LoopParams, trainer: Trainer | None)
     k, eps = params.k, 1.0 if arm == "random" else params.epsilon
     log = world.start.assign(origin=ORGANIC, generation=-1, propensity=1.0)
     consumed = membership(world, log)
+    # A fixed yardstick (Mansoury et al.): item popularity and user profiles are those of the
+    # organic start and never updated, so a fall in recommended popularity is not an
+    # artefact of re-counting; it is popular items being used up (no item is shown twice).
     profiles = consumed.copy()  # the organic profiles popularity is compared against
     popularity = consumed.mean(axis=0)  # share of users who rated each item organically
     loop_consumed = np.zeros_like(consumed)
