@@ -10,7 +10,6 @@ output: ``label``, ``probability`` and one ``prob_<class>`` column per class.
 from __future__ import annotations
 
 import tempfile
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -19,11 +18,11 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
 from loopwatch.images.predictor import ImagePredictor
+from loopwatch.training.pyfunc import requirements
 
 ARTIFACT_KEY = "image_model"
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
-PACKAGES = ("torch", "pandas", "numpy", "pillow", "mlflow", "efficientnet-lite-pytorch",
-            "loopwatch")
+EXTRA_PACKAGES = ("pillow", "efficientnet-lite-pytorch")  # beyond training.pyfunc's
 
 
 class ImagePyfunc(mlflow.pyfunc.PythonModel):
@@ -34,14 +33,6 @@ class ImagePyfunc(mlflow.pyfunc.PythonModel):
         return self.predictor.predict_frame(model_input)
 
 
-def requirements() -> list[str]:
-    pins = []
-    for pkg in PACKAGES:
-        try:
-            pins.append(f"{pkg}=={version(pkg)}")
-        except PackageNotFoundError:  # e.g. running from a source tree without metadata
-            pins.append(pkg)
-    return pins
 
 
 def log_image_model(predictor: ImagePredictor, example_images: list[bytes]) -> ModelInfo:
@@ -55,5 +46,5 @@ def log_image_model(predictor: ImagePredictor, example_images: list[bytes]) -> M
             python_model=str(ENTRY_FILE),  # models-from-code: no pickled Python object
             artifacts={ARTIFACT_KEY: str(folder)},
             signature=signature,
-            pip_requirements=requirements(),
+            pip_requirements=requirements(*EXTRA_PACKAGES),
         )

@@ -11,7 +11,7 @@ them spends 9-22 s in a subprocess.
 from __future__ import annotations
 
 import tempfile
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -33,9 +33,19 @@ class TabularPyfunc(mlflow.pyfunc.PythonModel):
         return self.predictor.predict_frame(model_input)
 
 
-def requirements() -> list[str]:
-    pkgs = ["torch", "pandas", "numpy", "mlflow", "loopwatch"]
-    return [f"{p}=={version(p)}" for p in pkgs]
+BASE_PACKAGES = ("torch", "pandas", "numpy", "mlflow", "loopwatch")
+
+
+def requirements(*extra: str) -> list[str]:
+    """Pins (the running versions) of what a logged loopwatch model needs to load; a package
+    without metadata (e.g. a source tree) is listed unpinned rather than failing the log."""
+    pins = []
+    for pkg in (*BASE_PACKAGES, *extra):
+        try:
+            pins.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            pins.append(pkg)
+    return pins
 
 
 def log_tabular_model(predictor: TabularPredictor, example: pd.DataFrame) -> ModelInfo:
