@@ -19,7 +19,8 @@ TITLES = {
     "jaccard": "Homogenisation: pairwise Jaccard of consumed sets",
     "gini": "Exposure Gini over items",
     "coverage": "Catalogue coverage of the slates",
-    "popularity": "Recommended / profile popularity, per gender",
+    "popularity": "Recommended / profile popularity (organic yardstick), per gender",
+    "live": "Popularity in the training data: recommended items and the data itself",
     "rmse": "RMSE on uniform (user, item) pairs, per gender",
     "precision": "Precision@k against the true top items, per gender",
     "evidently": "Evidently: personalization and popularity bias (model arm)",
@@ -50,6 +51,10 @@ def recommender_panels(k: int = 10) -> list[tuple[str, DashboardPanelPlot]]:
                                     "low for a random recommender"),
         line_plot_panel(TITLES["gini"], per_arm("exposure_gini"), size="half"),
         line_plot_panel(TITLES["coverage"], per_arm("exposure_coverage"), size="half"),
+        line_plot_panel(TITLES["live"], per_arm("rec_popularity_live")
+                        + per_arm("train_popularity"),
+                        description="Mansoury et al.: what the model trains on concentrates "
+                                    "on what it recommended; 1 = an average item"),
         line_plot_panel(TITLES["popularity"], per_arm("popularity_lift")
                         + per_group("popularity_lift", ("model", "ideal")),
                         description="Mansoury et al.: the minority group's gap widens"),

@@ -127,3 +127,23 @@ def test_popularity_is_measured_on_the_fixed_organic_yardstick(arms, world):
     slates = arms["random"].slates[0]
     rec = pd.Series(own, index=world.item_ids.astype(str))[slates["item_id"]].to_numpy()
     assert arms["random"].metrics["rec_popularity"].iloc[0] == pytest.approx(rec.mean())
+
+
+def test_live_popularity_follows_the_training_log(arms, world):
+    # Recomputed by hand for the model arm's generation 2: shares of the rows it trained on.
+    log = arms["model"].log
+    trained = log[log["generation"] < 2]
+    share = trained.groupby("item_id").size().reindex(world.item_ids, fill_value=0)
+    share = share / share.sum() * len(world.item_ids)
+    expected = share.loc[trained["item_id"]].mean()
+    assert arms["model"].metrics["train_popularity"].iloc[2] == pytest.approx(expected)
+    slates = arms["model"].slates[2]["item_id"].astype(int)
+    assert arms["model"].metrics["rec_popularity_live"].iloc[2] == pytest.approx(
+        share.loc[slates].mean())
+    # One list for everyone keeps piling the loop's rows onto a few items, while uniform
+    # slates (and here the ideal: this truth has no shared taste) flatten the data.
+    model, random, ideal = (arms[a].metrics for a in ("model", "random", "ideal"))
+    assert random["train_popularity"].iloc[-1] < random["train_popularity"].iloc[0] - 0.5
+    assert ideal["train_popularity"].iloc[-1] < ideal["train_popularity"].iloc[0] - 0.5
+    assert model["train_popularity"].iloc[-1] > random["train_popularity"].iloc[-1] + 0.5
+    assert random["rec_popularity_live"].between(0.7, 1.3).all()

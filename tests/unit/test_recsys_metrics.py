@@ -75,3 +75,32 @@ def test_jaccard_counts_only_beyond_a_random_baseline_arm():
     beyond = rl.detect_recsys_loop(history(jaccard=RISING), random_arm)
     assert beyond.suspected
     assert beyond.evidence["jaccard"]["baseline_change"] == pytest.approx(0.010)
+
+
+def test_live_popularity_is_measured_on_the_training_rows():
+    # 8 training rows over 4 items: counts 4, 2, 2, 0 -> shares x 4 items = 2, 1, 1, 0.
+    train = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    assert rl.interaction_popularity(train, 4).tolist() == [2.0, 1.0, 1.0, 0.0]
+    slates = np.array([[0, 3], [1, 2]])  # recommended: (2 + 0 + 1 + 1) / 4
+    out = rl.live_popularity(slates, train, 4)
+    assert out["rec_popularity_live"] == pytest.approx(1.0)
+    # A training row's item has popularity 2 (4 rows), 1 (2) or 1 (2): mean 12/8.
+    assert out["train_popularity"] == pytest.approx(1.5)
+    # Doubling the log with the same mix changes nothing: the yardstick is a share.
+    twice = rl.live_popularity(slates, np.tile(train, 2), 4)
+    assert twice == pytest.approx(out)
+    flat = rl.live_popularity(slates, np.arange(4).repeat(3), 4)
+    assert flat["train_popularity"] == pytest.approx(1.0)
+
+
+def test_concentrating_training_data_counts_only_beyond_the_random_arm():
+    concentrating = [2.9, 3.9, 5.1, 6.4, 7.3, 8.0]
+    alone = rl.detect_recsys_loop(history(train_popularity=concentrating))
+    assert "train_popularity" not in alone.evidence  # the ideal's data concentrates too
+    flattening = history(train_popularity=[2.9, 2.7, 2.6, 2.5, 2.45, 2.4])
+    loop = rl.detect_recsys_loop(history(train_popularity=concentrating), flattening)
+    assert loop.suspected and any("train_popularity rose" in r for r in loop.reasons)
+    assert loop.evidence["train_popularity"]["baseline_change"] == pytest.approx(-0.5)
+    same = rl.detect_recsys_loop(history(train_popularity=concentrating),
+                                 history(train_popularity=concentrating))
+    assert not same.suspected

@@ -40,6 +40,9 @@ SIGNALS = (
     Signal("exposure_gini", +1, 0.02),
     Signal("exposure_coverage", -1, 0.03),
     Signal("popularity_lift_gap", +1, 0.03),  # the minority group is pushed further
+    # The data the model learns from concentrates on what it recommended (Mansoury et al.);
+    # a random arm's data flattens instead, so the excess over it is the loop's doing.
+    Signal("train_popularity", +1, 0.5, needs_baseline=True),
 )
 
 
@@ -97,6 +100,33 @@ def popularity_lift(slates: np.ndarray, profiles: np.ndarray, popularity: np.nda
         lifts = [v for k, v in out.items() if k.startswith("popularity_lift.")]
         out["popularity_lift_gap"] = float(max(lifts) - min(lifts))  # range across groups
     return out
+
+
+def interaction_popularity(item_index: np.ndarray, n_items: int) -> np.ndarray:
+    """Each item's share of the interactions listed in ``item_index``, times ``n_items``.
+
+    1 is an average item, 10 an item with ten times the average share. Unlike a count of
+    raters this does not grow just because the log grows, so a uniform recommender keeps
+    scoring about 1 however long the loop runs.
+    """
+    counts = np.bincount(np.asarray(item_index), minlength=n_items).astype(float)
+    return counts * n_items / max(counts.sum(), 1.0)
+
+
+def live_popularity(slates: np.ndarray, train_items: np.ndarray, n_items: int
+                    ) -> dict[str, float]:
+    """Popularity measured on the data the model was trained on (Mansoury et al. 2020).
+
+    ``train_items`` are the item indices of every training row, the loop's own included:
+    ``rec_popularity_live`` is the mean popularity of the recommended items and
+    ``train_popularity`` the mean popularity of an item in a training row (how concentrated
+    the data is; 1 for a flat catalogue). Both rise when recommended items collect the
+    interactions that get them recommended again: the rich-get-richer loop that a fixed
+    yardstick (``popularity_lift``) cannot show.
+    """
+    share = interaction_popularity(train_items, n_items)
+    return {"rec_popularity_live": float(share[np.asarray(slates)].mean()),
+            "train_popularity": float(share[np.asarray(train_items)].mean())}
 
 
 def precision_at_k(ranked: np.ndarray, relevant: np.ndarray) -> np.ndarray:

@@ -28,7 +28,8 @@ from loopwatch.simulation.experiments import ExperimentReport
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)  # generation g is stamped EPOCH + g days in the UI
 HEADLINE = ("jaccard", "slate_jaccard", "exposure_gini", "exposure_coverage",
-            "popularity_lift", "popularity_lift_gap", "rec_popularity", "rmse")
+            "popularity_lift", "popularity_lift_gap", "rec_popularity", "rec_popularity_live",
+            "train_popularity", "rmse")
 
 
 @dataclass
@@ -87,6 +88,12 @@ def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path, *, trainer: Trainer 
         ratio = arms["model"].metrics["jaccard"] / arms["ideal"].metrics["jaccard"]
         metrics["homogenisation_vs_ideal.first"] = float(ratio.iloc[0])
         metrics["homogenisation_vs_ideal.last"] = float(ratio.iloc[-1])
+        # The loop's own share of the popularity rise: the ideal's data concentrates too
+        # (true tastes overlap), so the excess over it is what retraining added.
+        ratio = arms["model"].metrics["train_popularity"] / arms["ideal"].metrics[
+            "train_popularity"]
+        metrics["train_popularity_vs_ideal.first"] = float(ratio.iloc[0])
+        metrics["train_popularity_vs_ideal.last"] = float(ratio.iloc[-1])
     metrics["loop_suspected"] = float(alert.suspected)
     metrics["random_arm_loop_suspected"] = float(control.suspected)
     from loopwatch.recsys.plots import plot_recsys_loop

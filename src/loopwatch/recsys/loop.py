@@ -103,9 +103,10 @@ def run_arm(world: World, arm: str, params: LoopParams, trainer: Trainer | None)
     k, eps = params.k, 1.0 if arm == "random" else params.epsilon
     log = world.start.assign(origin=ORGANIC, generation=-1, propensity=1.0)
     consumed = membership(world, log)
-    # A fixed yardstick (Mansoury et al.): item popularity and user profiles are those of the
-    # organic start and never updated, so a fall in recommended popularity is not an
-    # artefact of re-counting; it is popular items being used up (no item is shown twice).
+    # Two yardsticks. Fixed: item popularity and user profiles of the organic start, never
+    # updated, so a fall there is popular items being used up (no item is shown twice).
+    # Live (``rl.live_popularity``, Mansoury et al.): shares of the rows each generation's
+    # model trained on, where the loop's own interactions count: the rich-get-richer channel.
     profiles = consumed.copy()  # the organic profiles popularity is compared against
     popularity = consumed.mean(axis=0)  # share of users who rated each item organically
     loop_consumed = np.zeros_like(consumed)
@@ -170,6 +171,9 @@ def _generation_metrics(world: World, log: pd.DataFrame, new: pd.DataFrame, slat
     out = fl.generation_metrics(fl_rows, exposure, world.item_ids)
     groups = world.groups
     out |= rl.popularity_lift(slates[active], profiles[active], popularity, groups[active])
+    # ...and on the moving yardstick: the data this generation's model was trained on.
+    trained_on = pd.Index(world.item_ids).get_indexer(log["item_id"])
+    out |= rl.live_popularity(slates[active], trained_on, n_items)
     # Chaney's homogenisation: overlap of everything users consumed in the loop so far
     # (it grows with the sets, in every arm), and of this generation's slates alone (flat
     # for a random recommender, so a rise there is the model narrowing).

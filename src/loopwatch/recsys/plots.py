@@ -19,7 +19,9 @@ PANELS = (  # (column or per-group prefix, y label)
     ("slate_jaccard", "pairwise Jaccard of this round's slates"),
     ("exposure_gini", "exposure Gini over items"),
     ("exposure_coverage", "catalogue coverage"),
-    ("popularity_lift", "recommended / profile popularity"),
+    ("rec_popularity_live", "recommended popularity, live data (1 = avg item)"),
+    ("train_popularity", "popularity of the training data (1 = flat)"),
+    ("popularity_lift", "recommended / profile popularity (organic yardstick)"),
     ("popularity_lift.", "popularity lift per gender"),
     ("rmse.", "RMSE on uniform pairs, per gender"),
     ("precision_at_", "precision@k per gender"),
@@ -27,11 +29,11 @@ PANELS = (  # (column or per-group prefix, y label)
 
 
 def plot_recsys_loop(arms: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """A 2x4 grid, one metric per panel, one line per arm (dashed/dotted per group)."""
+    """A 2x5 grid, one metric per panel, one line per arm (dashed/dotted per group)."""
     if not arms:
         raise ValueError("nothing to plot")
-    fig = _figure((15.0, 6.6))
-    axes = fig.subplots(2, 4).ravel()
+    fig = _figure((18.5, 6.6))
+    axes = fig.subplots(2, 5).ravel()
     styles = ("-", "--", ":")
     for ax, (column, label) in zip(axes, PANELS, strict=True):
         for arm, frame in arms.items():
