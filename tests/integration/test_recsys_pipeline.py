@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -70,8 +72,8 @@ def test_http_endpoint_standalone_and_inside_the_main_app(trained, tmp_path):
     from tests.conftest import tiny_table
 
     settings, _, _ = trained
-    source = champion_source(settings)
-    with TestClient(create_recommend_app(source, epsilon=0.0, seed=0)) as client:
+    source = replace(champion_source(settings), epsilon=0.0)
+    with TestClient(create_recommend_app(source, seed=0)) as client:
         body = client.get("/recommend/1", params={"k": 5}).json()
         assert body["model"] == {"name": "movielens-collab", "version": "1"}
         assert body["known_user"] and len(body["items"]) == 5
@@ -83,6 +85,72 @@ def test_http_endpoint_standalone_and_inside_the_main_app(trained, tmp_path):
     app = create_app(StaticSource(champion_of(tiny_predictor(spec, frame))), store,
                      seed=0, recommender=source)
     with TestClient(app) as client:
-        assert len(client.get("/recommend/2", params={"k": 3}).json()["items"]) == 3
+        items = client.get("/recommend/2", params={"k": 3}).json()["items"]
+        assert len(items) == 3
         assert client.get("/health").status_code == 200
+    # Inside the main service the slate is logged like any prediction.
+    assert store.count() == 3
+    assert {r["prediction_id"] for r in items} == store.ids()
     store.close()
+
+
+def test_served_slates_and_ratings_are_logged_and_monitored(trained, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from loopwatch.monitoring.window import workspace_path
+    from loopwatch.monitoring.workspace import open_workspace, project_for
+    from loopwatch.recsys.live import interactions, monitor_live, read_slates
+    from loopwatch.serving.log_store import LogStore
+    from loopwatch.serving.recommend_app import champion_source, create_recommend_app
+
+    settings, _, _ = trained
+    store = LogStore(settings.prediction_log_url)
+    before = store.count()
+    source = replace(champion_source(settings), epsilon=0.5)
+    responses = []
+    with TestClient(create_recommend_app(source, store, seed=1)) as client:
+        for user in range(1, 31):
+            responses.append(client.get(f"/recommend/{user}", params={"k": 5}).json())
+        # Each user rates the first two items shown: the consumption that comes back.
+        ratings = [{"prediction_id": item["prediction_id"], "label": str(1 + (j + u) % 5),
+                    "origin": "exploration" if item["exploration"] else "model-selected"}
+                   for u, body in enumerate(responses) for j, item in enumerate(body["items"][:2])]
+        report = client.post("/feedback", json={"items": ratings})
+        assert report.status_code == 200, report.text
+        bad = client.post("/feedback", json={"items": [{"prediction_id": "nope", "label": "4",
+                                                         "origin": "model-selected"}]})
+        assert bad.json()["unknown_ids"] == ["nope"] and not bad.json()["accepted"]
+        assert len(report.json()["accepted"]) == 60
+    assert store.count() == before + 30 * 5  # every shown item, committed before the answer
+    slates = read_slates(store, "movielens-collab")
+    assert len(slates) == 150 and slates["rating"].notna().sum() == 60
+    assert slates.groupby("request_id")["rank"].apply(sorted).map(list).eq(
+        [[1, 2, 3, 4, 5]] * 30).all()
+    explored = slates["explored"].astype(bool)
+    assert 0 < explored.sum() < 150 and (slates.loc[explored, "propensity"] < 1).all()
+    rows = interactions(slates)
+    assert len(rows) == 60 and set(rows["rating"]) <= {1, 2, 3, 4, 5}
+    assert (rows["origin"] == "exploration").sum() == explored[slates["rating"].notna()].sum()
+    store.close()
+
+    out = monitor_live(settings)
+    m = out.metrics
+    assert out.rows == 150 and m["slates"] == 30 and m["rated_share"] == pytest.approx(0.4)
+    assert 0 < m["exposure_coverage"] <= 1 and m["rec_popularity_live"] > 0
+    assert m["liked_share"] == pytest.approx((rows["rating"] >= 4).mean())
+    client = MlflowClient(settings.tracking_uri)
+    run = client.get_run(out.run_id)
+    assert run.data.tags["loopwatch.stage"] == "monitor-live"
+    assert run.data.metrics["slates"] == 30
+    ws = open_workspace(workspace_path(settings))
+    assert len(ws.list_runs(project_for(ws, "movielens-collab-live").id)) == out.snapshots == 2
+
+
+def test_monitor_says_what_to_do_with_an_empty_window(trained):
+    from datetime import UTC, datetime
+
+    from loopwatch.recsys.live import monitor_live
+
+    settings, _, _ = trained
+    with pytest.raises(ValueError, match="serve some first"):
+        monitor_live(settings, end=datetime(2000, 1, 1, tzinfo=UTC))

@@ -75,12 +75,39 @@ def add_commands(app: typer.Typer) -> None:
         import uvicorn
 
         from loopwatch.serving.recommend_app import champion_source, create_recommend_app
+        from loopwatch.serving.server import open_store
 
         settings = load_settings()
         source = run_step(champion_source, settings)
-        console.print(f"recommending with {source.name} on http://{host}:{port}")
-        uvicorn.run(create_recommend_app(source, epsilon=settings.params.recsys.epsilon),
-                    host=host, port=port, log_level="warning")
+        console.print(f"recommending with {source.name} v{source.version} on "
+                      f"http://{host}:{port} (every shown item is logged to "
+                      f"{settings.prediction_log_url}; ratings via POST /feedback)")
+        app_ = create_recommend_app(source, open_store(settings), params=settings.params.serving)
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+    @recsys.command("monitor")
+    def monitor(
+        window: str = typer.Option("1d", help="How far back from now, e.g. 6h, 1d, 7d."),
+    ) -> None:
+        """Watch the served recommender's loop from the prediction log (Evidently + MLflow).
+
+        Exposure, popularity of what was shown against the model's training data, and the
+        naive vs IPS share of liked items, over the window's logged slates and ratings."""
+        from datetime import UTC, datetime
+
+        from loopwatch.monitoring.window import parse_window
+        from loopwatch.recsys.live import monitor_live
+
+        settings = load_settings()
+        end = datetime.now(UTC)
+        start = end - run_step(parse_window, window)
+        out = run_step(monitor_live, settings, start, end)
+        typer.echo(f"{out.rows} shown items, {out.metrics['slates']:.0f} slates, "
+                   f"{out.metrics['rated_share']:.0%} rated")
+        for key, value in out.metrics.items():
+            typer.echo(f"  {key:<22} {value:.4g}")
+        typer.echo(f"MLflow run {out.run_id}; {out.snapshots} Evidently snapshots in project "
+                   f"{settings.params.recsys.model_name}-live")
 
     @app.command()
     def recommend(

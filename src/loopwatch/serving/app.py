@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,6 +75,42 @@ def parse_feedback(body: bytes, max_items: int) -> list:
     return request.items
 
 
+def add_error_handlers(app: FastAPI) -> None:
+    """4xx for bad requests, 503 while the log, the writer or the model is unavailable."""
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        return _json(exc.to_dict(), exc.status)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _log_down(request: Request, exc: SQLAlchemyError) -> Response:
+        return _json({"detail": f"prediction log unavailable: {type(exc).__name__}"}, 503)
+
+    @app.exception_handler(NoChampion)
+    async def _no_model(request: Request, exc: NoChampion) -> Response:
+        return _json({"detail": str(exc)}, 503)
+
+    @app.exception_handler(WriterClosed)
+    async def _closing(request: Request, exc: WriterClosed) -> Response:
+        return _json({"detail": "the service is shutting down"}, 503)
+
+
+def feedback_router(store: LogStore, params: ServingParams) -> APIRouter:
+    """``POST /feedback``: delayed labels for logged prediction ids, one transaction."""
+    router = APIRouter()
+
+    @router.post("/feedback")
+    async def feedback(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        items = parse_feedback(await read_body(request, params.max_body_bytes),
+                               params.max_batch_rows)
+        report = await run_in_threadpool(store.add_feedback, items)
+        return _json(report.to_dict(), report.status)
+
+    return router
+
+
 def create_app(source: PredictorSource, store: LogStore, params: ServingParams | None = None, *,
                policy: DecisionPolicy | None = None, rng: np.random.Generator | None = None,
                seed: int | None = None, image_source: PredictorSource | None = None,
@@ -105,21 +141,7 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
     app = FastAPI(title="loopwatch", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.writer, app.state.store, app.state.source = writer, store, source
 
-    @app.exception_handler(RequestError)
-    async def _request_error(request: Request, exc: RequestError) -> Response:
-        return _json(exc.to_dict(), exc.status)
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _log_down(request: Request, exc: SQLAlchemyError) -> Response:
-        return _json({"detail": f"prediction log unavailable: {type(exc).__name__}"}, 503)
-
-    @app.exception_handler(WriterClosed)
-    async def _closing(request: Request, exc: WriterClosed) -> Response:
-        return _json({"detail": "the service is shutting down"}, 503)
-
-    @app.exception_handler(NoChampion)
-    async def _no_model(request: Request, exc: NoChampion) -> Response:
-        return _json({"detail": str(exc)}, 503)
+    add_error_handlers(app)
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -145,14 +167,7 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
         return _json({"model": {"name": info.name, "version": info.version},
                       "request_id": request_id, "predictions": items})
 
-    @app.post("/feedback")
-    async def feedback(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
-        items = parse_feedback(await read_body(request, params.max_body_bytes),
-                               params.max_batch_rows)
-        report = await run_in_threadpool(store.add_feedback, items)
-        return _json(report.to_dict(), report.status)
+    app.include_router(feedback_router(store, params))
 
     @app.get("/health")
     async def health() -> Response:
@@ -190,5 +205,5 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
     if recommender is not None:  # a RecommenderSource: GET /recommend/{user} (recommend_app)
         from loopwatch.serving.recommend_app import recommend_router
 
-        app.include_router(recommend_router(recommender, params.epsilon, rng))
+        app.include_router(recommend_router(recommender, writer, rng))
     return app

@@ -31,13 +31,21 @@ def add_commands(app: typer.Typer) -> None:
         host: str = typer.Option(None, help="Interface (default: serving.host, 127.0.0.1)."),
         port: int = typer.Option(None, help="Port (default: serving.port)."),
         seed: int = typer.Option(None, help="Seed of the exploration draws (default: random)."),
+        images: bool = typer.Option(None, "--images/--no-images", help="Also serve the image "
+                                    "champion (default: when one is registered)."),
+        recommender: bool = typer.Option(None, "--recommender/--no-recommender",
+                                         help="Also serve the recommender champion (default: "
+                                              "when one is registered)."),
     ) -> None:
-        """Serve models:/NAME@champion over HTTP; every prediction goes to the prediction log."""
+        """Serve models:/NAME@champion over HTTP; every prediction goes to the prediction log.
+
+        The image and recommender champions join it (POST /predict/image, GET
+        /recommend/{user}) when registered; their predictions are logged too."""
         from loopwatch.cli_common import console, load_settings
         from loopwatch.serving.server import serve as run_server
 
         _call(run_server, load_settings(), model_name=model, host=host, port=port, seed=seed,
-              log=console.print)
+              images=images, recommender=recommender, log=console.print)
 
     @app.command()
     def score(

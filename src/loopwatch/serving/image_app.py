@@ -31,12 +31,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.app import _json, read_body
+from loopwatch.serving.app import _json, add_error_handlers, read_body
 from loopwatch.serving.policy import Decisions
 from loopwatch.serving.predictor import CHAMPION, TAG_DATA, ModelInfo, NoChampion
 from loopwatch.serving.schemas import RequestError, loads
 from loopwatch.serving.scoring import build_rows, new_id
-from loopwatch.serving.writer import GroupCommitWriter, WriterClosed
+from loopwatch.serving.writer import GroupCommitWriter
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
@@ -183,20 +183,6 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
                       "raw_size": p.raw_size, "accepts": list(IMAGE_TYPES)})
 
     return router
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestError)
-    async def _request_error(request: Request, exc: RequestError) -> Response:
-        return _json(exc.to_dict(), exc.status)
-
-    @app.exception_handler(NoChampion)
-    async def _no_model(request: Request, exc: NoChampion) -> Response:
-        return _json({"detail": str(exc)}, 503)
-
-    @app.exception_handler(WriterClosed)
-    async def _closing(request: Request, exc: WriterClosed) -> Response:
-        return _json({"detail": "the service is shutting down"}, 503)
 
 
 def create_image_app(source, store, params: ServingParams | None = None) -> FastAPI:

@@ -34,16 +34,60 @@ def champion_holder(settings: Settings, model_name: str | None = None, poll: boo
     return holder
 
 
-def build_app(settings: Settings, model_name: str | None = None, seed: int | None = None):
+def build_app(settings: Settings, model_name: str | None = None, seed: int | None = None, *,
+              images: bool | None = None, recommender: bool | None = None, log=print):
+    """The tabular champion's service, plus the image and recommender champions' routes.
+
+    ``images`` / ``recommender``: True requires that champion, False leaves it out, None
+    (the default) mounts it when one is registered and says so either way.
+    """
     from loopwatch.serving.app import create_app
 
     holder = champion_holder(settings, model_name)
-    return create_app(holder, open_store(settings), settings.params.serving, seed=seed)
+    image_source = _optional("image model", images, log, lambda: _image_holder(settings))
+    recsys = _optional("recommender", recommender, log, lambda: _recommender(settings))
+    return create_app(holder, open_store(settings), settings.params.serving, seed=seed,
+                      image_source=image_source, recommender=recsys)
+
+
+def _image_holder(settings: Settings):
+    from loopwatch.serving.image_app import load_image_version
+    from loopwatch.serving.predictor import ChampionHolder
+
+    holder = ChampionHolder(settings.tracking_uri, settings.params.images.model_name,
+                            loader=load_image_version,
+                            poll_interval=settings.params.serving.reload_interval_s)
+    holder.refresh()
+    return holder
+
+
+def _recommender(settings: Settings):
+    from loopwatch.serving.recommend_app import champion_source
+
+    return champion_source(settings)
+
+
+def _optional(what: str, wanted: bool | None, log, load):
+    """``load()`` unless ``wanted`` is False; a missing champion is an error only if True."""
+    from loopwatch.serving.predictor import NoChampion
+
+    if wanted is False:
+        return None
+    try:
+        source = load()
+    except (NoChampion, FileNotFoundError) as exc:
+        if wanted:
+            raise
+        log(f"no {what} champion registered: not serving one ({exc})")
+        return None
+    info = source.current().info if hasattr(source, "current") else source
+    log(f"also serving the {what} {info.name} v{info.version}")
+    return source
 
 
 def serve(settings: Settings, *, model_name: str | None = None, host: str | None = None,
           port: int | None = None, seed: int | None = None, torch_threads: int = 1,
-          log=print) -> None:
+          images: bool | None = None, recommender: bool | None = None, log=print) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish and the log is flushed first.
 
     ``torch_threads=1``: a forward pass over 1-100 rows is too small to split
@@ -61,7 +105,8 @@ def serve(settings: Settings, *, model_name: str | None = None, host: str | None
     _log_swaps()
     cfg = settings.params.serving
     host, port = host or cfg.host, port or cfg.port
-    app = build_app(settings, model_name, seed)
+    app = build_app(settings, model_name, seed, images=images, recommender=recommender,
+                    log=log)
     champion = app.state.source.current().info
     log(f"serving {champion.name} v{champion.version} on http://{host}:{port} "
         f"(log: {settings.prediction_log_url}, ε={cfg.epsilon}, threshold={cfg.threshold})")
