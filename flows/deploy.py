@@ -12,7 +12,9 @@ starts its embedded server for as long as this process runs. Schedules come from
 - ``loopwatch-retrain-check``: daily, monitors the last day and, when the policy says
   retrain, starts ``loopwatch-retrain`` with `run_deployment`;
 - ``loopwatch-retrain`` and ``loopwatch-train``: no schedule, started by the check or by hand
-  (`prefect deployment run retrain/loopwatch-retrain`).
+  (`prefect deployment run retrain/loopwatch-retrain`);
+- ``recommender-monitor``: daily, the served recommender's loop from the prediction log;
+  ``recommender-train``: by hand (fetch, train, register, simulate the loop).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from prefect import serve  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from flows.monitor import RETRAIN_DEPLOYMENT, monitor  # noqa: E402
+from flows.recommender import recommender_monitor, recommender_train  # noqa: E402
 from flows.retrain import retrain  # noqa: E402
 from flows.train import train_pipeline  # noqa: E402
 
@@ -49,6 +52,15 @@ def deployments(settings: Settings) -> list:
                               description="Train a challenger on the newest data; gate it."),
         train_pipeline.to_deployment(name="loopwatch-train", parameters={"root": root},
                                      description="Ingest, train, evaluate, register."),
+        recommender_monitor.to_deployment(
+            name="recommender-monitor",
+            schedules=[Cron(d.recommender_monitor_cron, timezone=d.timezone)],
+            parameters={"window": d.recommender_monitor_window, "root": root},
+            description="The served recommender's loop over the last day of logged slates."),
+        recommender_train.to_deployment(
+            name="recommender-train", parameters={"root": root},
+            description="Fetch MovieLens, train and register the recommender, simulate its "
+                        "loop."),
     ]
 
 

@@ -91,6 +91,8 @@ class DeployParams(BaseModel):
     monitor_window: str = "1h"
     retrain_check_cron: str = "30 2 * * *"  # daily: monitor the last day; retrain if told to
     retrain_check_window: str = "1d"
+    recommender_monitor_cron: str = "0 3 * * *"  # daily: the served recommender's loop
+    recommender_monitor_window: str = "1d"
     timezone: str = "UTC"
 
 

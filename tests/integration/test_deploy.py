@@ -14,11 +14,12 @@ def test_deployments_carry_the_cron_schedules_from_params(tmp_path):
     settings = make_settings(tmp_path)
     by_name = {d.name: d for d in deployments(settings)}
     assert set(by_name) == {"loopwatch-monitor", "loopwatch-retrain-check", "loopwatch-retrain",
-                            "loopwatch-train"}
+                            "loopwatch-train", "recommender-monitor", "recommender-train"}
     crons = {name: [s.schedule.cron for s in d.schedules] for name, d in by_name.items()}
     assert crons["loopwatch-monitor"] == ["5 * * * *"]
     assert crons["loopwatch-retrain-check"] == ["0 4 * * *"]
     assert crons["loopwatch-retrain"] == [] and crons["loopwatch-train"] == []
+    assert crons["recommender-monitor"] == ["0 3 * * *"] and crons["recommender-train"] == []
     check = by_name["loopwatch-retrain-check"].parameters
     assert check["act"] is True and check["trigger"] == "deployment"
     assert by_name["loopwatch-monitor"].parameters["act"] is False
