@@ -36,14 +36,9 @@ def train(settings: Settings) -> dict:
 
 @task(name="simulate-recommender-loop")
 def simulate(settings: Settings, generations: int | None) -> dict:
-    from loopwatch.recsys import data, experiment, pipeline
+    from loopwatch.recsys.experiment import simulate_settings
 
-    p = settings.params.recsys
-    if generations is not None:
-        p = p.model_copy(update={"loop": p.loop.model_copy(update={"generations": generations})})
-    run = experiment.simulate(data.load(pipeline.raw_dir(settings)), p,
-                              settings.state_dir / "simulations")
-    out = experiment.record(run, settings)
+    run, out = simulate_settings(settings, generations)
     return {"loop_suspected": run.alert.suspected, "reasons": run.alert.reasons,
             "simulation_run_id": out["run_id"]}
 
@@ -61,15 +56,11 @@ def recommender_train(root: str | None = None, try_url: bool = True, simulate_lo
 
 @flow(name="recommender-monitor")
 def recommender_monitor(window: str = "1d", root: str | None = None) -> dict:
-    from datetime import UTC, datetime
-
-    from loopwatch.monitoring.window import parse_window
     from loopwatch.recsys.live import monitor_live
 
     settings = Settings.load(root)
     quiet_library_logs()
-    end = datetime.now(UTC)
-    out = monitor_live(settings, end - parse_window(window), end)
+    out = monitor_live(settings, window=window)
     return {"rows": out.rows, "run_id": out.run_id, **out.metrics}
 
 

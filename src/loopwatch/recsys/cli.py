@@ -46,15 +46,10 @@ def add_commands(app: typer.Typer) -> None:
         track: bool = typer.Option(True, help="Log to MLflow and the Evidently workspace."),
     ) -> None:
         """The recommender feedback loop: retrained model vs random and ideal arms."""
-        from loopwatch.recsys import data, experiment, pipeline
+        from loopwatch.recsys import experiment
 
         settings = load_settings()
-        p = settings.params.recsys
-        if generations is not None:
-            p = p.model_copy(update={"loop": p.loop.model_copy(
-                update={"generations": generations})})
-        ml = run_step(data.load, pipeline.raw_dir(settings))
-        run = run_step(experiment.simulate, ml, p, settings.state_dir / "simulations")
+        run, out = run_step(experiment.simulate_settings, settings, generations, track=track)
         typer.echo("\n".join(run.report.lines()))
         verdict = "FEEDBACK LOOP SUSPECTED" if run.alert.suspected else "no loop detected"
         typer.echo(f"alert (model vs random arm): {verdict}")
@@ -62,9 +57,8 @@ def add_commands(app: typer.Typer) -> None:
             typer.echo(f"  - {reason}")
         typer.echo(f"plot: {run.report.figures[0]}")
         if track:
-            out = experiment.record(run, settings)
             typer.echo(f"MLflow run {out['run_id']}; {out['snapshots']} Evidently snapshots "
-                       f"in project {p.model_name}-loop")
+                       f"in project {settings.params.recsys.model_name}-loop")
 
     @recsys.command("serve")
     def serve(
@@ -93,15 +87,10 @@ def add_commands(app: typer.Typer) -> None:
 
         Exposure, popularity of what was shown against the model's training data, and the
         naive vs IPS share of liked items, over the window's logged slates and ratings."""
-        from datetime import UTC, datetime
-
-        from loopwatch.monitoring.window import parse_window
         from loopwatch.recsys.live import monitor_live
 
         settings = load_settings()
-        end = datetime.now(UTC)
-        start = end - run_step(parse_window, window)
-        out = run_step(monitor_live, settings, start, end)
+        out = run_step(monitor_live, settings, window=window)
         typer.echo(f"{out.rows} shown items, {out.metrics['slates']:.0f} slates, "
                    f"{out.metrics['rated_share']:.0%} rated")
         for key, value in out.metrics.items():

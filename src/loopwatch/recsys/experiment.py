@@ -107,6 +107,21 @@ def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path, *, trainer: Trainer 
     return LoopRun(world, arms, alert, control, report)
 
 
+def simulate_settings(settings, generations: int | None = None, *, track: bool = True
+                      ) -> tuple[LoopRun, dict[str, Any]]:
+    """What ``loopwatch recsys simulate`` and the recommender flow run: the loop on the
+    fetched MovieLens with ``recsys`` params (``generations`` overrides the loop's), recorded
+    to MLflow and the workspace unless ``track`` is False."""
+    from loopwatch.recsys import pipeline
+    from loopwatch.recsys.data import load
+
+    p = settings.params.recsys
+    if generations is not None:
+        p = p.model_copy(update={"loop": p.loop.model_copy(update={"generations": generations})})
+    run = simulate(load(pipeline.raw_dir(settings)), p, settings.state_dir / "simulations")
+    return run, (record(run, settings) if track else {})
+
+
 def record(run: LoopRun, settings, *, evidently: bool = True) -> dict[str, Any]:
     """MLflow run (metrics per generation, plot, alert) and Evidently snapshots."""
     import mlflow

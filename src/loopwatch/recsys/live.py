@@ -96,10 +96,15 @@ class LiveOutcome:
 
 
 def monitor_live(settings, start: datetime | None = None, end: datetime | None = None,
-                 model_name: str | None = None) -> LiveOutcome:
-    """Read the window, measure it, and store an Evidently report + headline and an MLflow run."""
+                 model_name: str | None = None, window: str | None = None) -> LiveOutcome:
+    """Read the window, measure it, and store an Evidently report + headline and an MLflow run.
+
+    The window is ``[start, end)``; ``window`` ("6h", "1d") sets ``start`` as that long before
+    ``end`` (default now); with neither, everything logged before ``end``.
+    """
     import mlflow
 
+    from loopwatch.monitoring.window import parse_window
     from loopwatch.serving.log_store import LogStore
     from loopwatch.serving.recommend_app import champion_source
     from loopwatch.training import tracking
@@ -107,6 +112,8 @@ def monitor_live(settings, start: datetime | None = None, end: datetime | None =
     p = settings.params.recsys
     name = model_name or p.model_name
     end = end or datetime.now(UTC)
+    if window is not None:
+        start = end - parse_window(window)
     store = LogStore(settings.prediction_log_url)
     try:
         slates = read_slates(store, name, start, end)
