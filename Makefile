@@ -34,6 +34,7 @@ repro: venv
 
 test: venv
 	bash scripts/install_chromium.sh  # the dashboard screenshot test; skips with a reason without it
+	$(VENV)/bin/lint-imports --no-cache  # the import contracts in pyproject.toml
 	$(PY) -m pytest -m "slow or not slow" --durations=15
 
 test-fast: venv
@@ -41,6 +42,7 @@ test-fast: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) bench/tracking_overhead.py

@@ -71,7 +71,7 @@ def generate(n: int, seed: int, drifted: bool) -> pd.DataFrame:
 
 
 def spec():
-    from loopwatch.data.tabular import TabularSpec
+    from loopwatch.tasks.tabular.spec import TabularSpec
 
     return TabularSpec(target="income", positive_label="1", negative_label="0",
                        categorical=tuple(CATEGORICAL), continuous=tuple(NUMERIC),
@@ -100,7 +100,7 @@ def side_evidently(data: Path) -> dict:
 def side_ours(data: Path, chunk_rows: int) -> dict:
     import pyarrow.parquet as pq
 
-    from loopwatch.monitoring.params import MonitoringParams
+    from loopwatch.config import MonitoringParams
     from loopwatch.monitoring.stream import monitor_stream
 
     start = time.perf_counter()

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from loopwatch.tasks.tabular.params import TabularParams
+
 TARGET_RATIO = 2.0
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +44,7 @@ def adult_like_frame(n: int, seed: int = 0):
     """Adult's columns and cardinalities with random values: timing needs shapes, not truth."""
     import pandas as pd
 
-    from loopwatch.data import adult
+    from loopwatch.tasks.tabular import adult
 
     rng = np.random.default_rng(seed)
     sizes = {"workclass": 8, "education": 16, "marital_status": 7, "occupation": 14,
@@ -63,8 +65,8 @@ def make_project(root: Path) -> tuple[object, str]:
 
     from loopwatch.config import Settings
     from loopwatch.serving.testing import tiny_predictor
+    from loopwatch.tasks.tabular.pyfunc import log_tabular_model
     from loopwatch.training import tracking
-    from loopwatch.training.pyfunc import log_tabular_model
     from loopwatch.training.registry import register_and_promote
 
     settings = Settings.load(root, env={"LOOPWATCH_STATE_DIR": str(root / ".state")})
@@ -75,7 +77,7 @@ def make_project(root: Path) -> tuple[object, str]:
     with mlflow.start_run() as run:
         info = log_tabular_model(predictor, frame)
         mlflow.log_metric("test_accuracy", 0.5)
-    name = settings.params.registry.model_name
+    name = TabularParams.from_settings(settings).model_name
     register_and_promote(client, name, info.model_uri, run.info.run_id, "test_accuracy")
     return settings, name, spec, frame
 

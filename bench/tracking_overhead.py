@@ -30,11 +30,12 @@ import torch
 import torchmetrics
 from mlflow.tracking import MlflowClient
 
-from loopwatch.config import Settings, TrainParams
-from loopwatch.data import adult
+from loopwatch.config import Settings
 from loopwatch.data.sources import fetch_files
-from loopwatch.models.preprocessing import TabularPreprocessor
-from loopwatch.training.fit import build_module, fit_tabular, make_loader
+from loopwatch.tasks.tabular import adult
+from loopwatch.tasks.tabular.fit import build_module, fit_tabular, make_loader
+from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
 from loopwatch.training.tracking import MlflowEpochLogger
 
 TARGET = 1.15
@@ -47,7 +48,7 @@ def load_splits(settings: Settings):
     return adult.spec(), adult.prepare(raw, 0.2, 42)
 
 
-def run_lightning(spec, splits, params: TrainParams, store: Path, tag: str) -> float:
+def run_lightning(spec, splits, params: TabularParams, store: Path, tag: str) -> float:
     # One store for every run, as in a pipeline: creating a fresh SQLite schema per run
     # would charge MLflow's one-time migrations to each run.
     mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
@@ -59,7 +60,7 @@ def run_lightning(spec, splits, params: TrainParams, store: Path, tag: str) -> f
     return time.perf_counter() - start
 
 
-def run_barebones(spec, splits, params: TrainParams) -> float:
+def run_barebones(spec, splits, params: TabularParams) -> float:
     """Lightning's Trainer with everything off (``barebones=True``): its floor on this model."""
     L.seed_everything(params.seed, verbose=False)
     start = time.perf_counter()
@@ -73,7 +74,7 @@ def run_barebones(spec, splits, params: TrainParams) -> float:
     return time.perf_counter() - start
 
 
-def run_bare(spec, splits, params: TrainParams) -> float:
+def run_bare(spec, splits, params: TabularParams) -> float:
     start = time.perf_counter()
     torch.manual_seed(params.seed)
     pre = TabularPreprocessor.fit(splits["train"], spec.input_categorical,
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.load(Path(__file__).resolve().parents[1])
     spec, splits = load_splits(settings)
     # patience > epochs: both sides run every epoch, so the work is the same.
-    params = TrainParams(max_epochs=args.epochs, patience=args.epochs + 1,
+    params = TabularParams(max_epochs=args.epochs, patience=args.epochs + 1,
                          enable_progress_bar=False)
     L.seed_everything(0, verbose=False)
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,11 +29,11 @@ import torch  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
 from loopwatch.config import Settings  # noqa: E402
-from loopwatch.images import data  # noqa: E402
-from loopwatch.images.fit import EpochHistory, make_loader, net_config, run_stage  # noqa: E402
-from loopwatch.images.module import ImageClassifier, Stage, shift_flip  # noqa: E402
-from loopwatch.images.nets import build_net  # noqa: E402
-from loopwatch.images.params import ImageParams  # noqa: E402
+from loopwatch.tasks.images import data  # noqa: E402
+from loopwatch.tasks.images.fit import EpochHistory, make_loader, net_config, run_stage  # noqa: E402
+from loopwatch.tasks.images.module import ImageClassifier, Stage, shift_flip  # noqa: E402
+from loopwatch.tasks.images.nets import build_net  # noqa: E402
+from loopwatch.tasks.images.params import ImageParams  # noqa: E402
 
 TARGET = 1.1
 
@@ -56,7 +56,7 @@ def run_lightning(splits, params: ImageParams, net: torch.nn.Module) -> float:
     valid = make_loader(splits.valid_x, splits.valid_y, params.batch_size * 4, shuffle=False)
     lrs = (params.lr,) * len(net.param_groups())
     start = time.perf_counter()
-    run_stage(module, Stage(params.epochs, lrs), train, valid, params, [EpochHistory()])
+    run_stage(module, Stage(params.max_epochs, lrs), train, valid, params, [EpochHistory()])
     return time.perf_counter() - start
 
 
@@ -71,8 +71,8 @@ def run_bare(splits, params: ImageParams, net: torch.nn.Module) -> float:
     opt = torch.optim.AdamW([{"params": g, "lr": params.lr} for g in groups],
                             weight_decay=params.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[params.lr] * len(groups),
-                                                total_steps=params.epochs * len(train))
-    for _ in range(params.epochs):
+                                                total_steps=params.max_epochs * len(train))
+    for _ in range(params.max_epochs):
         net.train()
         for x, y in train:
             x = x.float().div_(255).contiguous(memory_format=torch.channels_last)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=256)
     args = ap.parse_args(argv)
     size = args.input_size or (28 if args.arch == "small_cnn" else 32)
-    params = ImageParams(arch=args.arch, input_size=size, epochs=args.epochs,
+    params = ImageParams(arch=args.arch, input_size=size, max_epochs=args.epochs,
                          batch_size=args.batch_size, enable_progress_bar=False,
                          accelerator="cpu")
     splits = load(args.rows, params)

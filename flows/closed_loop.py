@@ -23,7 +23,8 @@ from prefect import flow, task  # noqa: E402
 from flows.monitor import monitor  # noqa: E402
 from flows.score import score  # noqa: E402
 from flows.train import train_pipeline  # noqa: E402
-from loopwatch.scenario import report, steps  # noqa: E402
+from loopwatch.simulation.scenario import report, steps  # noqa: E402
+from loopwatch.simulation.scenario.params import ScenarioParams  # noqa: E402
 
 
 @task(name="record-initial-generation")
@@ -57,7 +58,7 @@ def closed_loop(days: int | None = None, root: str | None = None, try_url: bool 
         train_pipeline(root, try_url)
     record_initial(settings)
     first = steps.load_state(settings).next_day
-    count = days if days is not None else settings.params.scenario.days
+    count = days if days is not None else ScenarioParams.from_settings(settings).days
     for day in range(first, first + count):
         started = time.monotonic()
         scored = score(day, root)
@@ -82,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.load()
     if args.fresh:
-        from loopwatch.scenario.reset import fresh_start
+        from loopwatch.simulation.scenario.reset import fresh_start
 
         removed = fresh_start(settings)
         print(f"[loop] --fresh: removed {len(removed)} state entries")

@@ -10,13 +10,14 @@ apply_embedded_env(Settings.load())
 
 from prefect import flow, get_run_logger, task  # noqa: E402
 
-from loopwatch import pipeline  # noqa: E402
+from loopwatch.tasks.tabular import pipeline  # noqa: E402
+from loopwatch.tasks.tabular.params import TabularParams  # noqa: E402
 
 
 @task(name="fetch-and-version")
 def fetch(settings: Settings, try_url: bool):
-    return pipeline.fetch_data(settings, settings.params.data.dataset, try_url=try_url,
-                               log=get_run_logger().info)
+    dataset = TabularParams.from_settings(settings).dataset
+    return pipeline.fetch_data(settings, dataset, try_url=try_url, log=get_run_logger().info)
 
 
 @flow(name="ingest")

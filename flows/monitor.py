@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.deployments import run_deployment  # noqa: E402
 
 from flows.retrain import retrain  # noqa: E402
-from loopwatch.scenario import steps  # noqa: E402
+from loopwatch.simulation.scenario import steps  # noqa: E402
 
 RETRAIN_DEPLOYMENT = "retrain/loopwatch-retrain"
 TRIGGERS = ("subflow", "deployment")

@@ -2,7 +2,7 @@
 
     python -m flows.recommender            (fetch + version, train + register, simulate)
 
-Orchestration only: every task body is one call into ``loopwatch.recsys``. ``loopwatch
+Orchestration only: every task body is one call into ``loopwatch.tasks.recsys``. ``loopwatch
 deploy`` serves ``recommender-train`` (by hand) and ``recommender-monitor`` (daily: the
 last day of logged slates and ratings, ``loopwatch recsys monitor``'s work).
 """
@@ -19,7 +19,7 @@ from prefect import flow, task  # noqa: E402
 
 @task(name="fetch-movielens")
 def fetch(settings: Settings, try_url: bool) -> str:
-    from loopwatch.recsys import pipeline
+    from loopwatch.tasks.recsys import pipeline
 
     version = pipeline.fetch(settings, try_url=try_url)
     return version.md5
@@ -27,16 +27,16 @@ def fetch(settings: Settings, try_url: bool) -> str:
 
 @task(name="train-recommender")
 def train(settings: Settings) -> dict:
-    from loopwatch.recsys import pipeline
+    from loopwatch.tasks.recsys.task import train as train_recommender
 
-    report = pipeline.train(settings)
+    report = train_recommender(settings)
     return {"run_id": report.run_id, "version": report.version, "promoted": report.promoted,
             "test_rmse": report.metrics["test_rmse"]}
 
 
 @task(name="simulate-recommender-loop")
 def simulate(settings: Settings, generations: int | None) -> dict:
-    from loopwatch.recsys.experiment import simulate_settings
+    from loopwatch.tasks.recsys.experiment import simulate_settings
 
     run, out = simulate_settings(settings, generations)
     return {"loop_suspected": run.alert.suspected, "reasons": run.alert.reasons,
@@ -56,7 +56,7 @@ def recommender_train(root: str | None = None, try_url: bool = True, simulate_lo
 
 @flow(name="recommender-monitor")
 def recommender_monitor(window: str = "1d", root: str | None = None) -> dict:
-    from loopwatch.recsys.live import monitor_live
+    from loopwatch.tasks.recsys.live import monitor_live
 
     settings = Settings.load(root)
     quiet_library_logs()

@@ -14,7 +14,7 @@ apply_embedded_env(Settings.load())  # before Prefect is imported: it reads thes
 
 from prefect import flow, task  # noqa: E402
 
-from loopwatch.scenario import steps  # noqa: E402
+from loopwatch.simulation.scenario import steps  # noqa: E402
 
 
 @task(name="score-day")

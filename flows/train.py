@@ -17,7 +17,8 @@ apply_embedded_env(Settings.load())
 from prefect import flow, task  # noqa: E402
 
 from flows.ingest import ingest  # noqa: E402
-from loopwatch import pipeline, summary  # noqa: E402
+from loopwatch import summary  # noqa: E402
+from loopwatch.tasks.tabular import pipeline  # noqa: E402
 
 
 @task(name="prepare")

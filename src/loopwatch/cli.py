@@ -14,6 +14,17 @@ from loopwatch.cli_common import console, load_settings, run_step
 
 app = typer.Typer(help="loopwatch: an MLOps loop that watches what its own models do.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def check_settings() -> None:
+    """Before any command: params.yaml and every tasks.* block it has are valid (one line
+    naming the key and the fix otherwise), so no command starts work on a bad setting."""
+    from loopwatch.tasks.registry import TaskRegistry
+
+    run_step(TaskRegistry().check, load_settings())
+
+
 data_app = typer.Typer(help="Fetch and version datasets with DVC.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 @data_app.command("fetch")
@@ -23,7 +34,7 @@ def data_fetch(
     no_version: bool = typer.Option(False, help="Fetch only; do not `dvc add` / push."),
 ) -> None:
     """Fetch a dataset into data/raw/, verify checksums, version data/ with DVC and push."""
-    from loopwatch import pipeline
+    from loopwatch.tasks.tabular import pipeline
 
     settings = load_settings()
     run_step(pipeline.fetch_data, settings, dataset, try_url=not offline, version=not no_version,
@@ -50,25 +61,51 @@ def data_pull() -> None:
 @app.command()
 def prepare() -> None:
     """Clean the raw data and write the seeded train/valid/test splits."""
-    from loopwatch import pipeline
+    from loopwatch.tasks.tabular import pipeline
 
     counts = run_step(pipeline.prepare, load_settings())
     console.print(f"prepared splits: {counts}")
 
 
 @app.command()
-def train() -> None:
-    """Train the model on the prepared splits; log the run and the model to MLflow."""
-    from loopwatch import pipeline
+def train(
+    task: str = typer.Option(None, help="Train and register any installed task through the "
+                             "one training path (`loopwatch tasks` lists them). Without it: "
+                             "the tabular task's DVC `train` stage (then `evaluate`, "
+                             "`register`)."),
+) -> None:
+    """Train a model; log the run, its curves, metrics and the model to MLflow."""
+    settings = load_settings()
+    if task is None:
+        from loopwatch.tasks.tabular import pipeline
 
-    out = run_step(pipeline.train, load_settings())
-    console.print(f"run {out.run_id}: {out.epochs_run} epochs, best {out.best_metrics}")
+        out = run_step(pipeline.train, settings)
+        console.print(f"run {out.run_id}: {out.epochs_run} epochs, best {out.best_metrics}")
+        return
+    from loopwatch.tasks.registry import TaskRegistry
+    from loopwatch.training.run import train_task
+
+    chosen = run_step(TaskRegistry().get, task)
+    out = run_step(train_task, settings, chosen, log=console.print)
+    verdict = "champion" if out.promoted else "challenger"
+    console.print(f"{task}: run {out.run_id}, registered v{out.version} as {verdict}")
+
+
+@app.command("tasks")
+def tasks() -> None:
+    """List the installed tasks (built in, or from other packages' entry points)."""
+    from loopwatch.tasks.registry import TaskRegistry
+
+    registry = TaskRegistry()
+    for name in registry.names():
+        params = registry.get(name).params_model
+        typer.echo(f"{name}\t{params.model_fields['model_name'].default}\t{params.section}")
 
 
 @app.command()
 def evaluate() -> None:
     """Score the trained model on the test split; log metrics and a confusion matrix."""
-    from loopwatch import pipeline
+    from loopwatch.tasks.tabular import pipeline
 
     metrics = run_step(pipeline.evaluate, load_settings())
     console.print({k: round(v, 4) for k, v in metrics.items()})
@@ -77,7 +114,7 @@ def evaluate() -> None:
 @app.command()
 def register() -> None:
     """Register the trained model; move 'champion' only if it beats the current one."""
-    from loopwatch import pipeline
+    from loopwatch.tasks.tabular import pipeline
 
     reg = run_step(pipeline.register, load_settings())
     verdict = "promoted to champion" if reg.decision.promote else "kept as challenger"
@@ -133,15 +170,20 @@ def where() -> None:
 
 
 def _add_subsystem_commands() -> None:
+    from importlib.metadata import entry_points
+
     from loopwatch.monitoring.cli import add_commands as add_monitoring
     from loopwatch.serving.cli import add_commands as add_serving
     from loopwatch.simulation.cli import add_commands as add_simulation
+    from loopwatch.tasks.registry import CLI_GROUP
 
     add_serving(app)
     add_monitoring(app)
     add_simulation(app)
-    __import__("loopwatch.images.cli", fromlist=["add_commands"]).add_commands(app)
-    __import__("loopwatch.recsys.cli", fromlist=["add_commands"]).add_commands(app)
+    # Each installed task may bring its own verbs (`images ...`, `recsys ...`) through the
+    # `loopwatch.cli` entry-point group: this module names no task.
+    for entry in entry_points(group=CLI_GROUP):
+        entry.load()(app)
 
 
 _add_subsystem_commands()

@@ -21,8 +21,11 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, FileNotFoundError, 
 
 def load_settings() -> Settings:
     from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
     apply_embedded_env(settings)
     quiet_library_logs()
     return settings

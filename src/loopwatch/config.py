@@ -12,49 +12,26 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loopwatch.images.params import ImageParams
-from loopwatch.monitoring.params import MonitoringParams
-from loopwatch.recsys.params import RecsysParams
-from loopwatch.scenario.params import ScenarioParams
+# Sections that moved: each old key, where its settings live now.
+MOVED = {
+    "data": "tasks.tabular",  # its `seed` is now `split_seed`
+    "train": "tasks.tabular",
+    "images": "tasks.images",
+    "recsys": "tasks.recsys",
+    "registry.model_name": "tasks.<task>.model_name",
+    "tasks.images.epochs": "tasks.images.max_epochs",
+}
 
 
-class DataParams(BaseModel):
+class RegistryParams(BaseModel):
+    """How every task's registry promotes on ``register`` (the model name is per task)."""
+
     model_config = ConfigDict(extra="forbid")
-    dataset: Literal["adult"] = "adult"
-    valid_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    seed: int = 42
-    sensitive_as_inputs: bool = False
-
-
-class TrainParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seed: int = 42
-    max_epochs: int = Field(15, ge=1)
-    batch_size: int = Field(1024, ge=1)
-    lr: float = Field(1e-2, gt=0)
-    weight_decay: float = Field(1e-2, ge=0)
-    layers: list[int] = Field(default_factory=lambda: [200, 100])
-    dropout: float = Field(0.1, ge=0, lt=1)
-    embedding_dropout: float = Field(0.05, ge=0, lt=1)
-    patience: int = Field(3, ge=1)
-    accelerator: str = "auto"
-    log1p_columns: list[str] = Field(default_factory=lambda: ["capital_gain", "capital_loss"])
-    # Inverse-propensity weighting of rows that carry a logged `propensity` (feedback loops).
-    ips_weighting: bool = False
-    ips_clip: float = Field(10.0, ge=1.0)
-    # Not in params.yaml: tests and benchmarks shrink runs with these.
-    limit_train_batches: int | float | None = None
-    enable_progress_bar: bool = True
-
-
-class RegisterParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model_name: str = "adult-income"
     metric: str = "test_accuracy"
     min_delta: float = 0.0
 
@@ -68,6 +45,54 @@ class ServingParams(BaseModel):
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
     reload_interval_s: float = Field(5.0, gt=0)  # how often the champion alias is re-checked
+
+
+class MonitoringParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window: str = "1d"  # how much of the prediction log one monitoring run reads
+
+    # --- drift: Evidently's DataDriftPreset defaults unless set --------------------------
+    drift_share: float = Field(0.5, gt=0, le=1)  # dataset drift when >= this share of columns drift
+    # None: Evidently picks by reference size (<=1000 rows: KS / chi2 / Z p-values; more:
+    # normed Wasserstein / Jensen-Shannon distances). Any Evidently stattest name otherwise.
+    # Known: Evidently's chi-square (categorical, <=1000 reference rows) is a goodness-of-fit
+    # test that takes the reference frequencies as exact; on i.i.d. equal-size splits a 4-level
+    # column alarms ~27% of the time, not 5% (tests/integration/test_monitoring_false_alarms).
+    # cat_method: jensenshannon (or fdr_correction) quiets it, at the cost of differing
+    # from Evidently's default report.
+    num_method: str | None = None
+    cat_method: str | None = None
+    drift_threshold: float | None = None  # None: the method's own default (0.05 p / 0.1 distance)
+    # Big-data guard, applied on top of Evidently's verdicts for p-value tests only:
+    # a column drifts only if its effect size (normed Wasserstein / Jensen-Shannon) reaches
+    # the floor, and p-values are Benjamini-Hochberg adjusted across columns. Off by default.
+    effect_size_floor: float | None = Field(None, ge=0)
+    fdr_correction: bool = False
+
+    # --- group fairness -------------------------------------------------------------------
+    min_group_size: int = Field(50, ge=1)  # smaller groups are reported as too small, not scored
+    n_boot: int = Field(1000, ge=50)  # bootstrap resamples for the 95% intervals
+    ci_level: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+    # --- retraining policy ----------------------------------------------------------------
+    retrain_drift_share: float = Field(0.5, gt=0, le=1)  # policy threshold on the drift share
+    max_accuracy_drop: float = Field(0.05, gt=0, lt=1)  # vs the model version's test accuracy
+    max_fairness_gap: float = Field(0.10, gt=0, lt=1)  # demographic-parity / equal-opportunity
+    # the four-fifths rule; None: not a retraining condition (DI is still reported)
+    min_disparate_impact: float | None = Field(0.8, gt=0, le=1)
+    min_labelled_rows: int = Field(200, ge=1)  # quality and label-based fairness need this many
+    consecutive_windows: int = Field(2, ge=1)  # a breach must persist this long to act
+    hysteresis: float = Field(0.8, gt=0, le=1)  # an active breach clears below this x threshold
+    cooldown_hours: float = Field(72.0, ge=0)  # no second retrain this soon after one
+
+    # --- scale -----------------------------------------------------------------------------
+    stream_above_rows: int = Field(200_000, ge=1)  # larger windows take the chunked path
+    chunk_rows: int = Field(100_000, ge=1_000)
+    sketch_bins: int = Field(2_000, ge=50)  # reference-quantile bins of the Wasserstein sketch
+    report_sample_rows: int = Field(50_000, ge=1_000)  # stream: quality + Evidently HTML sample
+    small_reference_sample_rows: int = Field(20_000, ge=1_000)  # see sketch.py: p-value slices
 
 
 class GateParams(BaseModel):
@@ -98,15 +123,14 @@ class DeployParams(BaseModel):
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    data: DataParams = Field(default_factory=DataParams)
-    train: TrainParams = Field(default_factory=TrainParams)
-    registry: RegisterParams = Field(default_factory=RegisterParams)
+    # Each task's own block, validated by the task (config imports none of them).
+    tasks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    registry: RegistryParams = Field(default_factory=RegistryParams)
     serving: ServingParams = Field(default_factory=ServingParams)
     monitoring: MonitoringParams = Field(default_factory=MonitoringParams)
     gate: GateParams = Field(default_factory=GateParams)
-    images: ImageParams = Field(default_factory=ImageParams)
-    recsys: RecsysParams = Field(default_factory=RecsysParams)  # MovieLens collab + its loop
-    scenario: ScenarioParams = Field(default_factory=ScenarioParams)
+    # The built-in closed loop's world, validated by loopwatch.simulation.scenario when it runs.
+    scenario: dict[str, Any] = Field(default_factory=dict)
     deploy: DeployParams = Field(default_factory=DeployParams)
 
     def digest(self) -> str:
@@ -117,6 +141,38 @@ class Params(BaseModel):
 
 class ConfigError(ValueError):
     """A settings file or variable is wrong; the message names the field and the fix."""
+
+
+class SectionParams(BaseModel):
+    """A block of params.yaml validated by the layer that reads it (a task, the scenario), so
+    this module imports none of them. ``section`` is the block's dotted path."""
+
+    model_config = ConfigDict(extra="forbid")
+    section: ClassVar[str] = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **updates: Any) -> Any:
+        """The block, validated, with ``updates`` on top; errors name ``<section>.<key>``."""
+        raw: Any = settings.params.model_dump()
+        for part in cls.section.split("."):
+            raw = raw.get(part) if isinstance(raw, Mapping) else None
+        try:
+            return cls.model_validate({**(raw or {}), **updates})
+        except ValidationError as exc:
+            raise ConfigError(explain_fields(exc, cls.section)) from exc
+
+
+def explain_fields(exc: ValidationError, prefix: str) -> str:
+    """One clause per wrong field, each naming where it lives and the fix (one line)."""
+    clauses = []
+    for err in exc.errors():
+        field = ".".join([prefix, *(str(p) for p in err["loc"])])
+        if err["type"] == "extra_forbidden":
+            clauses.append(f"{field}: unknown setting; remove it from params.yaml")
+        else:
+            clauses.append(f"{field}: {err['msg']} (got {err.get('input')!r}); fix it in "
+                           "params.yaml")
+    return "; ".join(clauses)
 
 
 class Settings(BaseModel):
@@ -144,10 +200,6 @@ class Settings(BaseModel):
     def outputs_dir(self) -> Path:
         """DVC stage outputs (prepared splits, the trained run's pointer, metrics)."""
         return self.root / "outputs"
-
-    @property
-    def prepared_dir(self) -> Path:
-        return self.outputs_dir / "prepared" / self.params.data.dataset
 
     @property
     def artifact_dir(self) -> Path:
@@ -179,8 +231,8 @@ class Settings(BaseModel):
             except yaml.YAMLError as exc:
                 raise ConfigError(f"{params_file} is not valid YAML: {exc}") from exc
         for dotted, value in (overrides or {}).items():
-            section, _, key = dotted.partition(".")
-            raw.setdefault(section, {})[key] = value
+            set_dotted(raw, dotted, value)
+        refuse_moved(raw, params_file)
         try:
             params = Params.model_validate(raw)
         except ValidationError as exc:
@@ -192,6 +244,29 @@ class Settings(BaseModel):
                    or f"sqlite:///{state_dir / 'predictions.db'}")
         return cls(root=root, state_dir=state_dir, tracking_uri=tracking_uri,
                    prediction_log_url=log_url, cache_dir=cache_dir, params=params)
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """``tasks.images.max_epochs=1`` sets one nested key, creating the blocks on the way."""
+    *path, key = dotted.split(".")
+    for part in path:
+        node = tree.get(part)
+        if not isinstance(node, dict):
+            node = tree[part] = {}
+        tree = node
+    tree[key] = value
+
+
+def refuse_moved(raw: Mapping[str, Any], source: Path) -> None:
+    """An old-style key is one clear line naming where it lives now."""
+    for old, new in MOVED.items():
+        node: Any = raw
+        for part in old.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            hint = " (`data.seed` is now `split_seed`)" if old == "data" else ""
+            raise ConfigError(f"{source.name}: `{old}` has moved: put these settings under "
+                              f"`{new}`{hint}")
 
 
 def _explain(exc: ValidationError, source: Path) -> str:

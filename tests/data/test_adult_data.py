@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from loopwatch.data import adult
+from loopwatch.tasks.tabular import adult
 from loopwatch.data.sources import sha256_of
 
 pytestmark = pytest.mark.slow  # real data

@@ -15,23 +15,25 @@ from pathlib import Path
 
 import pytest
 
+from loopwatch.tasks.tabular.params import prepared_dir
 from tests.conftest import make_settings, tiny_table
 
-TINY_TRAIN = {"train.max_epochs": 2, "train.batch_size": 64, "train.layers": [16, 8]}
+TINY_TRAIN = {"tasks.tabular.max_epochs": 2, "tasks.tabular.batch_size": 64,
+              "tasks.tabular.layers": [16, 8]}
 
 
 @pytest.fixture(scope="session")
 def served_model(tmp_path_factory):
     """A project whose MLflow registry holds a tiny trained model as ``champion`` (v1)."""
-    from loopwatch import pipeline
-    from loopwatch.data.tabular import split_frame, write_splits
+    from loopwatch.tasks.tabular import pipeline
+    from loopwatch.tasks.tabular.spec import split_frame, write_splits
 
     root = tmp_path_factory.mktemp("serving-proj")
     settings = make_settings(root, **TINY_TRAIN)
     spec, frame = tiny_table(600)
     rest, test = split_frame(frame, 0.25, seed=1)
     train, valid = split_frame(rest, 0.25, seed=2)
-    write_splits({"train": train, "valid": valid, "test": test}, spec, settings.prepared_dir)
+    write_splits({"train": train, "valid": valid, "test": test}, spec, prepared_dir(settings))
     out = pipeline.train(settings)
     pipeline.evaluate(settings)
     pipeline.register(settings)

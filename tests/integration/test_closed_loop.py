@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # ~2-3 min: Prefect harness, real training, Evide
 
 DRIFT_DAY = 3
 PARAMS = f"""
-train: {{max_epochs: 2, layers: [32], enable_progress_bar: false}}
+tasks: {{tabular: {{max_epochs: 2, layers: [32], enable_progress_bar: false}}}}
 monitoring: {{retrain_drift_share: 0.1, max_fairness_gap: 0.25, min_disparate_impact: null,
              n_boot: 100, consecutive_windows: 2}}
 gate: {{n_boot: 100}}
@@ -88,9 +88,10 @@ def test_state_survives_the_restart(loop_run):
 
 def test_gate_refuses_a_challenger_worse_on_fairness(loop_run):
     """A real model trained on labels that deny every woman: the gate keeps the champion."""
-    from loopwatch.scenario.world import load_world
+    from loopwatch.simulation.scenario.world import load_world
+    from loopwatch.tasks.tabular.pipeline import train_logged
     from loopwatch.training.gate import alias_history
-    from loopwatch.training.retrain import gate_and_promote, register_challenger, train_logged
+    from loopwatch.training.retrain import gate_and_promote, register_challenger
     from loopwatch.training.tracking import configure
 
     settings, _, second = loop_run

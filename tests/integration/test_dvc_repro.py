@@ -31,7 +31,7 @@ def test_param_change_reruns_only_downstream_stages(adult_raw, tmp_path):
     shutil.copy(REPO / "dvc.yaml", root)
     shutil.copytree(REPO / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"].update(max_epochs=1, layers=[16])
+    params["tasks"]["tabular"].update(max_epochs=1, layers=[16])
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     copy_adult(adult_raw, root)
     dvc(root, "init", "-q")
@@ -44,7 +44,7 @@ def test_param_change_reruns_only_downstream_stages(adult_raw, tmp_path):
     unchanged = dvc(root, "repro")
     assert "Running stage" not in unchanged
 
-    params["train"]["lr"] = params["train"]["lr"] / 2
+    params["tasks"]["tabular"]["lr"] = params["tasks"]["tabular"]["lr"] / 2
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     second = dvc(root, "repro")
     assert "Running stage 'prepare'" not in second

@@ -10,20 +10,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see i
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from loopwatch.images import traffic  # noqa: E402
-from loopwatch.images.monitor_frame import frame_from_log, image_frame, log_inputs  # noqa: E402
-from loopwatch.images.params import ImageParams  # noqa: E402
-from loopwatch.images.synthetic import shapes_splits  # noqa: E402
+from loopwatch.tasks.images import traffic  # noqa: E402
+from loopwatch.tasks.images.monitor_frame import frame_from_log, image_frame, log_inputs  # noqa: E402
+from loopwatch.tasks.images.params import ImageParams  # noqa: E402
+from loopwatch.tasks.images.synthetic import shapes_splits  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model():
     """A small CNN trained for two quick epochs on generated 28-px shapes."""
-    from loopwatch.images.fit import fit_images
-    from loopwatch.images.predictor import ImagePredictor
+    from loopwatch.tasks.images.fit import fit_images
+    from loopwatch.tasks.images.predictor import ImagePredictor
 
     splits = shapes_splits(n_train=600, n_valid=400, n_test=600, size=28, seed=1)
-    params = ImageParams(epochs=2, batch_size=64, lr=1e-2, enable_progress_bar=False,
+    params = ImageParams(max_epochs=2, batch_size=64, lr=1e-2, enable_progress_bar=False,
                          accelerator="cpu")
     result = fit_images(splits, params)
     return ImagePredictor(result.config, result.net, splits.classes, 28), splits
@@ -88,10 +88,10 @@ def test_only_darker_images_move_brightness_not_the_class_mix(model, reference):
 
 
 def test_prediction_log_round_trip_keeps_the_monitoring_columns(model, tmp_path):
-    from loopwatch.images.decode import encode_png
     from loopwatch.serving.image_app import ImageChampion, image_rows
     from loopwatch.serving.log_store import LogStore
     from loopwatch.serving.predictor import ModelInfo
+    from loopwatch.tasks.images.decode import encode_png
 
     predictor, splits = model
     pixels = splits.test_x[:20]

@@ -14,24 +14,24 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from loopwatch.images.params import ImageParams  # noqa: E402
-from loopwatch.images.synthetic import shapes_splits  # noqa: E402
+from loopwatch.tasks.images.params import ImageParams  # noqa: E402
+from loopwatch.tasks.images.synthetic import shapes_splits  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 
-FAST = {"input_size": 16, "epochs": 2, "batch_size": 32, "lr": 1e-2,
+FAST = {"input_size": 16, "max_epochs": 2, "batch_size": 32, "lr": 1e-2,
         "enable_progress_bar": False, "accelerator": "cpu"}
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A small CNN trained on generated shapes, logged and registered in a fresh store."""
-    from loopwatch.images import pipeline
+    from loopwatch.tasks.images.task import train
 
     root = tmp_path_factory.mktemp("images-proj")
     settings = make_settings(root)
     params = ImageParams(model_name="shapes", **FAST)
     messages: list[str] = []
-    out = pipeline.train(settings, params, shapes_splits(), log=messages.append)
+    out = train(settings, params, shapes_splits(), log=messages.append)
     return settings, params, out, messages
 
 
@@ -43,7 +43,7 @@ def test_run_records_metrics_artifacts_lineage_and_registers(trained):
     client = MlflowClient(settings.tracking_uri)
     run = client.get_run(out.run_id)
     assert out.metrics["test_accuracy"] >= 0.9  # the shapes are easy; chance is 0.33
-    assert run.data.params["images.arch"] == "small_cnn" and run.data.params["data.n_train"]
+    assert run.data.params["tasks.images.arch"] == "small_cnn" and run.data.params["data.n_train"]
     history = client.get_metric_history(out.run_id, "valid_accuracy")
     assert [m.step for m in history] == [0, 1]
     for key in ("test_accuracy", "test_log_loss", "train_seconds", "train_images_per_s",
@@ -51,7 +51,7 @@ def test_run_records_metrics_artifacts_lineage_and_registers(trained):
         assert key in run.data.metrics
     tags = run.data.tags
     assert tags["loopwatch.params_hash"] == settings.params.digest()
-    assert tags["loopwatch.task"] == "image-classification" and "loopwatch.git_commit" in tags
+    assert tags["loopwatch.task"] == "images" and "loopwatch.git_commit" in tags
     files = {f.path for d in ("evaluation", "monitoring")
              for f in client.list_artifacts(out.run_id, d)}
     assert {"evaluation/confusion_matrix.png", "evaluation/top_losses.png",
@@ -61,7 +61,7 @@ def test_run_records_metrics_artifacts_lineage_and_registers(trained):
         run_id=out.run_id, artifact_path="evaluation/confusion_matrix.json",
         tracking_uri=settings.tracking_uri)).read_text())
     assert np.array(matrix["matrix"]).sum() == 90
-    assert out.registered == "shapes/1" and out.promoted
+    assert out.version == "1" and out.promoted
     assert str(client.get_model_version_by_alias("shapes", "champion").version) == "1"
     assert any("epoch 1:" in m for m in messages)
 
@@ -69,8 +69,8 @@ def test_run_records_metrics_artifacts_lineage_and_registers(trained):
 def test_registered_pyfunc_predicts_from_png_bytes(trained):
     import mlflow
 
-    from loopwatch.images.decode import encode_png
-    from loopwatch.images.synthetic import shapes
+    from loopwatch.tasks.images.decode import encode_png
+    from loopwatch.tasks.images.synthetic import shapes
 
     settings, *_ = trained
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -86,8 +86,8 @@ def test_cli_predict_prints_class_and_probability(trained, tmp_path, monkeypatch
     from typer.testing import CliRunner
 
     from loopwatch.cli import app
-    from loopwatch.images.decode import encode_png
-    from loopwatch.images.synthetic import shapes
+    from loopwatch.tasks.images.decode import encode_png
+    from loopwatch.tasks.images.synthetic import shapes
 
     settings, *_ = trained
     monkeypatch.setenv("LOOPWATCH_ROOT", str(settings.root))
@@ -136,9 +136,9 @@ def test_fine_tune_trains_the_head_frozen_then_everything():
     import lightning as L
     import torch
 
-    from loopwatch.images.fit import fit_images
-    from loopwatch.images.module import discriminative_lrs
-    from loopwatch.images.nets import imagenet_state_dict
+    from loopwatch.tasks.images.fit import fit_images
+    from loopwatch.tasks.images.module import discriminative_lrs
+    from loopwatch.tasks.images.nets import imagenet_state_dict
 
     class Watch(L.Callback):
         def __init__(self):
@@ -152,7 +152,7 @@ def test_fine_tune_trains_the_head_frozen_then_everything():
 
     splits = shapes_splits(n_train=64, n_valid=16, n_test=16)
     params = ImageParams(arch="efficientnet_lite0", freeze_epochs=1, lr_ratio=10,
-                         **{**FAST, "input_size": 32, "epochs": 1})
+                         **{**FAST, "input_size": 32, "max_epochs": 1})
     watch, rows = Watch(), []
     result = fit_images(splits, params, sink=rows.append, callbacks=[watch])
     assert [r["frozen"] for r in rows] == [1.0, 0.0] and [r["epoch"] for r in rows] == [0, 1]
@@ -166,8 +166,8 @@ def test_fine_tune_trains_the_head_frozen_then_everything():
 
 
 def test_drift_demo_logs_clean_and_drifted_traffic_and_flags_only_the_drift(trained):
-    from loopwatch.images.monitoring import drift_demo
     from loopwatch.serving.log_store import LogStore
+    from loopwatch.tasks.images.monitoring import drift_demo
 
     settings, *_ = trained
     clean, drifted = drift_demo(settings, n=150, seed=1, model_name="shapes",
@@ -183,16 +183,16 @@ def test_drift_demo_logs_clean_and_drifted_traffic_and_flags_only_the_drift(trai
 @pytest.mark.slow
 def test_small_cnn_reaches_088_on_10k_fashion_mnist(tmp_path):
     """Model test on real data: the CPU baseline on a 10k subset beats 0.88 test accuracy."""
-    from loopwatch.images import data
-    from loopwatch.images.fit import fit_images
-    from loopwatch.images.interpret import Interpretation
-    from loopwatch.images.predictor import ImagePredictor
+    from loopwatch.tasks.images import data
+    from loopwatch.tasks.images.fit import fit_images
+    from loopwatch.tasks.images.interpret import Interpretation
+    from loopwatch.tasks.images.predictor import ImagePredictor
 
     if not data.DEBIAN_DIR.exists():
         pytest.skip("Debian dataset-fashion-mnist is not installed")
     data.fetch(tmp_path, try_url=False, log=lambda m: None)
     splits = data.load(tmp_path, 0.1, 42, subset=10_000)
-    params = ImageParams(epochs=4, batch_size=128, lr=5e-3, enable_progress_bar=False,
+    params = ImageParams(max_epochs=4, batch_size=128, lr=5e-3, enable_progress_bar=False,
                          accelerator="cpu")
     result = fit_images(splits, params)
     pred = ImagePredictor(result.config, result.net, splits.classes, 28).predict_pixels(

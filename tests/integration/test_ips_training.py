@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.config import TrainParams
-from loopwatch.data.tabular import TabularSpec
-from loopwatch.training.fit import fit_tabular
+from loopwatch.tasks.tabular.fit import fit_tabular
+from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 pytestmark = pytest.mark.slow  # two real fits, ~10 s
 
@@ -29,7 +29,7 @@ def logged_rows(n: int, rate: float, keep_positive: float, seed: int) -> pd.Data
 def mean_score(ips: bool, tmp_path) -> float:
     train = logged_rows(20_000, rate=0.3, keep_positive=0.4, seed=0)
     valid = logged_rows(3000, rate=0.3, keep_positive=0.4, seed=1)
-    params = TrainParams(max_epochs=8, layers=[8], batch_size=512, lr=0.01, dropout=0.0,
+    params = TabularParams(max_epochs=8, layers=[8], batch_size=512, lr=0.01, dropout=0.0,
                          embedding_dropout=0.0, enable_progress_bar=False, ips_weighting=ips,
                          ips_clip=10.0, patience=9)
     result = fit_tabular(SPEC, train, valid, params, tmp_path / f"ckpt-{ips}")

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from loopwatch import pipeline
-from loopwatch.data import tabular
 from loopwatch.monitoring.window import apply_dashboards, monitor_window, parse_window
+from loopwatch.tasks.tabular import pipeline
+from loopwatch.tasks.tabular import spec as tabular
+from loopwatch.tasks.tabular.params import prepared_dir
 from tests.conftest import REPO, copy_adult, make_settings
 
 pytestmark = pytest.mark.slow  # real data, a training run, Evidently reports
@@ -24,14 +25,15 @@ def served(adult_raw, shared_cache, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("proj")
     copy_adult(adult_raw, root)
-    settings = make_settings(root, shared_cache, **{"train.max_epochs": 2, "train.layers": [32]})
+    settings = make_settings(root, shared_cache, **{"tasks.tabular.max_epochs": 2,
+                                                    "tasks.tabular.layers": [32]})
     pipeline.fetch_data(settings, try_url=False, log=lambda m: None)  # DVC-version data/
     pipeline.prepare(settings)
     pipeline.train(settings)
     pipeline.evaluate(settings)
     reg = pipeline.register(settings)
 
-    _, splits = tabular.read_splits(settings.prepared_dir)
+    _, splits = tabular.read_splits(prepared_dir(settings))
     traffic = splits["test"].sample(1500, random_state=0).reset_index(drop=True)
     traffic["age"] = traffic["age"] + 20  # covariate shift in one column
     truth = traffic.pop("income")

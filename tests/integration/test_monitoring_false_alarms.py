@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift
-from loopwatch.monitoring.params import MonitoringParams
 
 P = MonitoringParams()
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import policy, report, tracking
 from loopwatch.monitoring.fairness import DP
 from loopwatch.monitoring.monitor import monitor_frames
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.stream import monitor_stream
 from tests.conftest import tiny_table
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift, workspace
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.results import headline
 from loopwatch.monitoring.stream import monitor_stream
 from tests.conftest import REPO, tiny_table

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loopwatch import pipeline
+from loopwatch.tasks.tabular import pipeline
 from tests.conftest import copy_adult, make_settings
 
 pytestmark = pytest.mark.slow

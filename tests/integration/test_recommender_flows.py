@@ -9,10 +9,11 @@ from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow  # real MovieLens, real training, the Prefect harness
 
-PARAMS = """recsys:
-  max_epochs: 2
-  enable_progress_bar: false
-  loop: {generations: 3, train_random_arm: false, max_epochs: 2}
+PARAMS = """tasks:
+  recsys:
+    max_epochs: 2
+    enable_progress_bar: false
+    loop: {generations: 3, train_random_arm: false, max_epochs: 2}
 """
 
 

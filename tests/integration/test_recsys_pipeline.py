@@ -7,13 +7,16 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from loopwatch.recsys import data, pipeline
-from loopwatch.recsys.synthetic import synthetic_movielens, write_atomic
+from loopwatch.tasks.recsys import data, pipeline
+from loopwatch.tasks.recsys.params import RecsysParams
+from loopwatch.tasks.recsys.synthetic import synthetic_movielens, write_atomic
+from loopwatch.tasks.recsys.task import train
 from tests.conftest import make_settings
 
-TINY = {"recsys.max_epochs": 4, "recsys.batch_size": 128, "recsys.n_factors": 8,
-        "recsys.weight_decay": 0.05, "recsys.lr": 0.02, "recsys.enable_progress_bar": False,
-        "recsys.accelerator": "cpu"}
+TINY = {"tasks.recsys.max_epochs": 4, "tasks.recsys.batch_size": 128, "tasks.recsys.n_factors": 8,
+        "tasks.recsys.weight_decay": 0.05, "tasks.recsys.lr": 0.02,
+        "tasks.recsys.enable_progress_bar": False,
+        "tasks.recsys.accelerator": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def trained(tmp_path_factory):
     settings = make_settings(root, **TINY)
     ml = synthetic_movielens(n_users=150, n_items=120, per_user=40, seed=0)
     write_atomic(ml, pipeline.raw_dir(settings))
-    return settings, ml, pipeline.train(settings)
+    return settings, ml, train(settings)
 
 
 def test_model_beats_global_mean_and_item_mean_baselines(trained):
@@ -39,7 +42,8 @@ def test_run_has_params_curves_lineage_and_a_champion(trained):
     settings, _, report = trained
     client = MlflowClient(settings.tracking_uri)
     run = client.get_run(report.run_id)
-    assert run.data.params["recsys.kind"] == "dot" and run.data.params["recsys.max_epochs"] == "4"
+    assert run.data.params["tasks.recsys.kind"] == "dot"
+    assert run.data.params["tasks.recsys.max_epochs"] == "4"
     assert run.data.params["split.test_rows"] == str(round(0.2 * 150 * 40))
     assert run.data.tags["loopwatch.stage"] == "train"
     assert {"loopwatch.git_commit", "loopwatch.data_md5", "loopwatch.params_hash"} <= \
@@ -58,7 +62,7 @@ def test_recommend_from_the_champion(trained):
     assert len(top) == 7 and top["score"].is_monotonic_decreasing
     # Items the user rated in training are never recommended again.
     train = pipeline.splits(data.load(pipeline.raw_dir(settings)),
-                            settings.params.recsys)["train"]
+                            RecsysParams.from_settings(settings))["train"]
     assert not set(top["item_id"]) & set(train.query("user_id == 1")["item_id"])
     assert seen  # the user exists
 
@@ -99,9 +103,9 @@ def test_served_slates_and_ratings_are_logged_and_monitored(trained, tmp_path):
 
     from loopwatch.monitoring.window import workspace_path
     from loopwatch.monitoring.workspace import open_workspace, project_for
-    from loopwatch.recsys.live import interactions, monitor_live, read_slates
     from loopwatch.serving.log_store import LogStore
     from loopwatch.serving.recommend_app import champion_source, create_recommend_app
+    from loopwatch.tasks.recsys.live import interactions, monitor_live, read_slates
 
     settings, _, _ = trained
     store = LogStore(settings.prediction_log_url)
@@ -149,7 +153,7 @@ def test_served_slates_and_ratings_are_logged_and_monitored(trained, tmp_path):
 def test_monitor_says_what_to_do_with_an_empty_window(trained):
     from datetime import UTC, datetime
 
-    from loopwatch.recsys.live import monitor_live
+    from loopwatch.tasks.recsys.live import monitor_live
 
     settings, _, _ = trained
     with pytest.raises(ValueError, match="serve some first"):

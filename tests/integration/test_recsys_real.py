@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loopwatch.recsys import data, experiment, pipeline
-from loopwatch.recsys.params import LoopParams, RecsysParams
+from loopwatch.tasks.recsys import data, experiment, pipeline
+from loopwatch.tasks.recsys.params import LoopParams, RecsysParams
 from tests.conftest import REPO, make_settings
 
 pytestmark = pytest.mark.slow  # real data, real training
@@ -36,7 +36,7 @@ def test_the_real_files(ml):
 
 
 def test_dot_product_model_reaches_fastai_rmse_and_beats_baselines(ml):
-    from loopwatch.recsys.fit import fit_collab
+    from loopwatch.tasks.recsys.fit import fit_collab
 
     p = RecsysParams(enable_progress_bar=False)
     parts = pipeline.splits(ml, p)

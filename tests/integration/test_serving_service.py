@@ -14,6 +14,7 @@ from loopwatch.serving.app import create_app
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.predictor import ChampionHolder
 from loopwatch.serving.testing import records_of
+from loopwatch.tasks.tabular.params import TabularParams
 from tests.integration.conftest import live_server
 
 
@@ -21,7 +22,7 @@ from tests.integration.conftest import live_server
 def service(served_model, tmp_path):
     """(base URL, holder, store) for a fresh log; the holder polls the alias every 0.2 s."""
     settings, spec, test, _ = served_model
-    holder = ChampionHolder(settings.tracking_uri, settings.params.registry.model_name,
+    holder = ChampionHolder(settings.tracking_uri, TabularParams.from_settings(settings).model_name,
                             poll_interval=0.2)
     holder.refresh()
     store = LogStore(f"sqlite:///{tmp_path / 'predictions.db'}")
@@ -71,7 +72,7 @@ def test_concurrent_clients_give_exactly_one_row_per_prediction(service, served_
 def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service, served_model):
     url, holder, store = service
     settings = served_model[0]
-    name = settings.params.registry.model_name
+    name = TabularParams.from_settings(settings).model_name
     client = MlflowClient(settings.tracking_uri)
     v1 = client.get_model_version_by_alias(name, "champion")
     results, stop = [], threading.Event()

@@ -34,9 +34,9 @@ def test_cli_lending_needs_the_prepared_data(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def lending_run(adult_raw, tmp_path_factory):
-    from loopwatch.data import adult
     from loopwatch.simulation import experiments
     from loopwatch.simulation.lending_loop import LendingData
+    from loopwatch.tasks.tabular import adult
 
     tmp = tmp_path_factory.mktemp("lending")
     splits = adult.prepare(adult_raw, 0.2, 42)
@@ -130,7 +130,7 @@ def test_mlflow_and_the_workspace_hold_every_generation(lending_run):
 def test_cli_runs_lending_on_the_prepared_data(adult_raw, tmp_path, monkeypatch):
     import shutil
 
-    from loopwatch import pipeline
+    from loopwatch.tasks.tabular import pipeline
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(tmp_path / ".state"))

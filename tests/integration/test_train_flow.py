@@ -11,7 +11,7 @@ def test_flow_fetches_versions_trains_and_registers(prefect_harness, shared_cach
     from flows.train import train_pipeline
 
     (tmp_path / "params.yaml").write_text(
-        "train:\n  max_epochs: 1\n  layers: [16]\n  enable_progress_bar: false\n"
+        "tasks:\n  tabular:\n    max_epochs: 1\n    layers: [16]\n    enable_progress_bar: false\n"
     )
     monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(tmp_path / ".state"))
     monkeypatch.setenv("LOOPWATCH_CACHE_DIR", str(shared_cache))

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from loopwatch import pipeline
-from loopwatch.data.tabular import split_frame, write_splits
+from loopwatch.tasks.tabular import pipeline
+from loopwatch.tasks.tabular.params import TabularParams, prepared_dir
+from loopwatch.tasks.tabular.spec import split_frame, write_splits
 from loopwatch.training import tracking
 from loopwatch.training.registry import CHALLENGER, CHAMPION
 from tests.conftest import make_settings, tiny_table
@@ -18,12 +19,12 @@ from tests.conftest import make_settings, tiny_table
 def trained(tmp_path_factory):
     """Prepared tiny splits, one train + evaluate + register: v1 (the first champion)."""
     root = tmp_path_factory.mktemp("proj")
-    settings = make_settings(root, **{"train.max_epochs": 4, "train.batch_size": 64,
-                                      "train.layers": [16, 8]})
+    settings = make_settings(root, **{"tasks.tabular.max_epochs": 4, "tasks.tabular.batch_size": 64,
+                                      "tasks.tabular.layers": [16, 8]})
     spec, frame = tiny_table(900)
     rest, test = split_frame(frame, 0.25, seed=1)
     train, valid = split_frame(rest, 0.25, seed=2)
-    write_splits({"train": train, "valid": valid, "test": test}, spec, settings.prepared_dir)
+    write_splits({"train": train, "valid": valid, "test": test}, spec, prepared_dir(settings))
     out = pipeline.train(settings)
     metrics = pipeline.evaluate(settings)
     registration = pipeline.register(settings)
@@ -34,7 +35,7 @@ def test_run_logs_params_epoch_metrics_lineage_and_artifacts(trained):
     settings, _, _, out, _, _ = trained
     client = MlflowClient(settings.tracking_uri)
     run = client.get_run(out.run_id)
-    assert run.data.params["train.max_epochs"] == "4"
+    assert run.data.params["tasks.tabular.max_epochs"] == "4"
     assert run.data.params["model.format"] == "pyfunc"
     history = client.get_metric_history(out.run_id, "valid_loss")
     assert len(history) == out.epochs_run >= 2
@@ -57,7 +58,7 @@ def test_model_learns_the_signal(trained):
 def test_pyfunc_reload_predicts_exactly_what_the_module_predicts(trained):
     settings, spec, test, out, _, _ = trained
     tracking.configure(settings)
-    from loopwatch.models.tabular_predictor import TabularPredictor
+    from loopwatch.tasks.tabular.predictor import TabularPredictor
 
     loaded = mlflow.pyfunc.load_model(out.model_uri)
     raw = test[list(spec.inputs)].copy()
@@ -75,7 +76,7 @@ def test_pyfunc_reload_predicts_exactly_what_the_module_predicts(trained):
 def test_first_model_is_champion_and_challenger(trained):
     settings, _, _, _, _, registration = trained
     client = MlflowClient(settings.tracking_uri)
-    name = settings.params.registry.model_name
+    name = TabularParams.from_settings(settings).model_name
     assert registration.version == "1" and registration.decision.promote
     assert str(client.get_model_version_by_alias(name, CHAMPION).version) == "1"
     assert str(client.get_model_version_by_alias(name, CHALLENGER).version) == "1"
@@ -84,10 +85,11 @@ def test_first_model_is_champion_and_challenger(trained):
 def test_champion_moves_only_for_a_better_model(trained):
     settings, _, _, out, _, _ = trained
     client = MlflowClient(settings.tracking_uri)
-    name = settings.params.registry.model_name
+    name = TabularParams.from_settings(settings).model_name
     # A second real training run with different params; its fate depends on its real metric.
-    weaker = make_settings(settings.root, **{"train.max_epochs": 1, "train.lr": 1e-4,
-                                             "train.batch_size": 64, "train.layers": [4]})
+    weaker = make_settings(settings.root, **{
+        "tasks.tabular.max_epochs": 1, "tasks.tabular.lr": 1e-4,
+        "tasks.tabular.batch_size": 64, "tasks.tabular.layers": [4]})
     second = pipeline.train(weaker)
     second_metrics = pipeline.evaluate(weaker)
     reg = pipeline.register(weaker)

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from loopwatch.data import adult
+from loopwatch.tasks.tabular import adult
 
 RAW_DATA = (
     "39, State-gov, 77516, Bachelors, 13, Never-married, Adm-clerical, Not-in-family, White, "

@@ -12,13 +12,13 @@ import torch
 from fastapi.testclient import TestClient
 
 from loopwatch.config import ServingParams
-from loopwatch.images.decode import encode_png
-from loopwatch.images.nets import NetConfig, build_net
-from loopwatch.images.predictor import ImagePredictor
 from loopwatch.serving.app import create_app
 from loopwatch.serving.image_app import ImageChampion, create_image_app
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.predictor import ModelInfo, StaticSource
+from loopwatch.tasks.images.decode import encode_png
+from loopwatch.tasks.images.nets import NetConfig, build_net
+from loopwatch.tasks.images.predictor import ImagePredictor
 
 PARAMS = ServingParams(max_batch_rows=4, max_body_bytes=60_000)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from loopwatch.data.sources import SourceError
-from loopwatch.images import data, folder
-from loopwatch.images.decode import ImageError, decode, encode_png, to_array
+from loopwatch.tasks.images import data, folder
+from loopwatch.tasks.images.decode import ImageError, decode, encode_png, to_array
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

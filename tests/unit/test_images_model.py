@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from loopwatch.images import stats, traffic
-from loopwatch.images.decode import encode_png
-from loopwatch.images.interpret import Interpretation, confusion_figure, top_losses_figure
-from loopwatch.images.module import ImageClassifier, discriminative_lrs, shift_flip
-from loopwatch.images.nets import NetConfig, build_net
-from loopwatch.images.predictor import ImagePredictor
+from loopwatch.tasks.images import stats, traffic
+from loopwatch.tasks.images.decode import encode_png
+from loopwatch.tasks.images.interpret import Interpretation, confusion_figure, top_losses_figure
+from loopwatch.tasks.images.module import ImageClassifier, discriminative_lrs, shift_flip
+from loopwatch.tasks.images.nets import NetConfig, build_net
+from loopwatch.tasks.images.predictor import ImagePredictor
 
 
 def small_config(**kw) -> NetConfig:
@@ -51,7 +51,7 @@ def test_small_cnn_resizes_and_embeds():
 
 
 def test_efficientnet_gets_imagenet_weights_a_new_head_and_three_groups():
-    from loopwatch.images.nets import imagenet_state_dict
+    from loopwatch.tasks.images.nets import imagenet_state_dict
 
     config = NetConfig("efficientnet_lite0", 5, 1, 32)
     net = build_net(config, pretrained=True).eval()
@@ -162,7 +162,7 @@ def test_raw_pretrained_backbone_sees_a_cat_in_chelsea():
     """Model test on the shipped weights: the photo of Chelsea the cat gets a cat class in
     the top 5 (checked here: Egyptian cat, p ~0.8)."""
     data = pytest.importorskip("skimage.data")
-    from loopwatch.images.nets import IMAGENET_MEAN, IMAGENET_STD, pretrained_lite0
+    from loopwatch.tasks.images.nets import IMAGENET_MEAN, IMAGENET_STD, pretrained_lite0
 
     photo = torch.from_numpy(data.chelsea()).permute(2, 0, 1).float()[None] / 255
     x = torch.nn.functional.interpolate(photo, size=(224, 224), mode="bilinear",
@@ -177,7 +177,7 @@ def test_raw_pretrained_backbone_sees_a_cat_in_chelsea():
 
 
 def test_training_loader_never_ends_on_a_single_image_batch():
-    from loopwatch.images.fit import make_loader
+    from loopwatch.tasks.images.fit import make_loader
 
     x, y = np.zeros((9, 4, 4), dtype=np.uint8), np.arange(9)
     assert [len(b[1]) for b in make_loader(x, y, 4, shuffle=True)] == [4, 4]  # BatchNorm-safe

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from loopwatch.models.tabular_net import weighted_loss
-from loopwatch.training.fit import ips_weights
+from loopwatch.tasks.tabular.net import weighted_loss
+from loopwatch.training.weights import ips_weights
 
 
 def test_weights_are_inverse_propensity_clipped_and_one_when_not_logged():

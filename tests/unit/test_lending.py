@@ -4,18 +4,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.simulation import lending
-from loopwatch.simulation.lending import (
-    PendingLabels,
+from loopwatch import feedback
+from loopwatch.feedback import (
+    PROVENANCE_COLUMNS,
     append_feedback_rows,
     feedback_items,
-    observe_outcomes,
     read_feedback_rows,
     retraining_rows,
     reveal_probability,
 )
-from loopwatch.training.fit import ips_weights
+from loopwatch.serving.policy import DecisionPolicy
+from loopwatch.simulation.lending import PendingLabels, observe_outcomes
+from loopwatch.training.weights import ips_weights
 
 
 def applicants_and_decisions(n: int = 2000, epsilon: float = 0.2, seed: int = 0):
@@ -89,7 +89,7 @@ def test_training_rows_carry_features_label_and_provenance():
     applicants, decisions, decided = applicants_and_decisions(epsilon=0.1)
     out = observe_outcomes(applicants, decisions, day=2, delay=1)
     rows = out.rows
-    assert list(rows.columns) == ["age", "sex", "income", *lending.PROVENANCE_COLUMNS]
+    assert list(rows.columns) == ["age", "sex", "income", *PROVENANCE_COLUMNS]
     assert (rows["model_version"] == "3").all()
     assert (rows["label_day"] == 3).all() and (rows["decision_day"] == 2).all()
     logged = decisions.set_index("prediction_id")["propensity"]
@@ -176,7 +176,7 @@ def test_a_failed_write_keeps_the_previous_file(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(lending.os, "replace", crash)
+    monkeypatch.setattr(feedback.os, "replace", crash)
     more = rows.assign(prediction_id=rows["prediction_id"] + "-x")
     with pytest.raises(OSError, match="disk full"):
         append_feedback_rows(tmp_path, more, 0)

@@ -11,7 +11,7 @@ from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.reading import read_predictions
 from loopwatch.simulation import lending_loop as ll
 from loopwatch.simulation import lending_loop_metrics as lm
-from loopwatch.training.fit import ips_weights
+from loopwatch.training.weights import ips_weights
 from tests.conftest import tiny_table
 
 GENERATIONS, APPLICANTS, SEED_ROWS = 3, 400, 200

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.results import MonitoringResult, headline, headline_key
 
 NUM, CAT = ["x1", "x2", "x3"], ["color"]

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring.fairness import DI, DP, EO
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.policy import WindowSummary, decide
 
 T = MonitoringParams()  # drift 0.5, accuracy drop 0.05, gap 0.10, DI 0.8, 200 labels, 2 windows

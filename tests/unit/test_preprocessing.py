@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from loopwatch.models.preprocessing import UNKNOWN, TabularPreprocessor
+from loopwatch.tasks.tabular.preprocessing import UNKNOWN, TabularPreprocessor
 
 
 def fitted():

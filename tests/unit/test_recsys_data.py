@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from loopwatch.data.sources import SourceError
-from loopwatch.recsys import data
-from loopwatch.recsys.synthetic import synthetic_movielens, write_atomic
+from loopwatch.tasks.recsys import data
+from loopwatch.tasks.recsys.synthetic import synthetic_movielens, write_atomic
 
 ML = synthetic_movielens(n_users=12, n_items=15, per_user=5, seed=3)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from loopwatch.recsys.model import CollabConfig, DotProductBias, EmbeddingNN, emb_size
-from loopwatch.recsys.predictor import CollabPredictor, IdIndex
+from loopwatch.tasks.recsys.model import CollabConfig, DotProductBias, EmbeddingNN, emb_size
+from loopwatch.tasks.recsys.predictor import CollabPredictor, IdIndex
 
 USERS = IdIndex.of([30, 10, 20, 10])
 ITEMS = IdIndex.of(range(101, 113))

@@ -5,9 +5,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from loopwatch.scenario import state as st
-from loopwatch.scenario.reset import fresh_start
-from loopwatch.scenario.world import day_end, decision_time, load_world
+from loopwatch.simulation.scenario import state as st
+from loopwatch.simulation.scenario.params import ScenarioParams
+from loopwatch.simulation.scenario.reset import fresh_start
+from loopwatch.simulation.scenario.world import day_end, decision_time, load_world
+from loopwatch.tasks.tabular.params import prepared_dir
 from tests.conftest import make_settings
 
 
@@ -56,13 +58,13 @@ def test_pending_labels_arrive_on_their_day_and_not_before(tmp_path):
 
 
 def test_world_pools_are_disjoint_and_days_reproducible(tmp_path, tiny):
-    from loopwatch.data.tabular import write_splits
+    from loopwatch.tasks.tabular.spec import write_splits
 
     spec, frame = tiny
     settings = make_settings(tmp_path, **{"scenario.applicants_per_day": 50})
     frame = frame.assign(row=range(len(frame)))
     splits = {"train": frame[:400], "valid": frame[400:500], "test": frame[500:]}
-    write_splits(splits, spec, settings.prepared_dir)
+    write_splits(splits, spec, prepared_dir(settings))
     world = load_world(settings)
     pool, gate = set(world.applicant_pool["row"]), set(world.gate_pool["row"])
     assert not pool & gate and len(pool | gate) == 300
@@ -70,7 +72,7 @@ def test_world_pools_are_disjoint_and_days_reproducible(tmp_path, tiny):
     assert world.applicants(4)["row"].tolist() == world.applicants(4)["row"].tolist()
     assert set(world.applicants(4)["row"]) <= pool
     assert set(world.gate_holdout(4)["row"]) <= gate
-    p = settings.params.scenario
+    p = ScenarioParams.from_settings(settings)
     assert day_end(p, 0) > decision_time(p, 0) > day_end(p, -1)
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.data.tabular import split_frame
+from loopwatch.tasks.tabular.spec import split_frame
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import torch
 
-from loopwatch.models.tabular import TabularClassifier
-from loopwatch.models.tabular_net import NetConfig, TabularNet, embedding_size
+from loopwatch.tasks.tabular.module import TabularClassifier
+from loopwatch.tasks.tabular.net import NetConfig, TabularNet, embedding_size
 
 
 def test_embedding_size_rule_of_thumb():

@@ -140,7 +140,7 @@ def test_default_drifts_on_the_real_adult_test_split(adult_raw):
     """The defaults name real Adult columns and values; concept drift hurts a real model."""
     from sklearn.linear_model import LogisticRegression
 
-    from loopwatch.data import adult
+    from loopwatch.tasks.tabular import adult
 
     pool = adult.clean(adult.read_raw(adult_raw / "adult.test"))
     train = adult.clean(adult.read_raw(adult_raw / "adult.data"))

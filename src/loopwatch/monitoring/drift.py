@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
-from loopwatch.monitoring.params import MonitoringParams
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring.results import ColumnDrift, DriftResult, QualityResult
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"

@@ -27,10 +27,10 @@ from typing import Any
 
 import pandas as pd
 
-from loopwatch.images.monitor_frame import embedding_columns
-from loopwatch.images.stats import COLUMNS as STAT_COLUMNS
 from loopwatch.monitoring.drift import parse_value_drift
 from loopwatch.monitoring.results import ColumnDrift
+from loopwatch.tasks.images.monitor_frame import embedding_columns
+from loopwatch.tasks.images.stats import COLUMNS as STAT_COLUMNS
 
 EMBEDDING_NAME = "backbone"
 METHODS = ("model", "mmd", "ratio", "distance")

@@ -30,11 +30,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from loopwatch.data.tabular import TabularSpec
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift as ev
 from loopwatch.monitoring import fairness, guard
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.results import DriftResult, GroupDrift, MonitoringResult
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 PREDICTION_COLUMNS = ("score", "prediction")  # prediction drift: kept out of the drift share
 

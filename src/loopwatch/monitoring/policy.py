@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring.fairness import DI, DP, EO
-from loopwatch.monitoring.params import MonitoringParams
 
 Action = Literal["none", "retrain", "alert"]
 

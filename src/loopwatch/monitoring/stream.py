@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loopwatch.data.tabular import TabularSpec
+from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift as ev
 from loopwatch.monitoring import fairness, sketch
 from loopwatch.monitoring.monitor import (
@@ -43,8 +43,8 @@ from loopwatch.monitoring.monitor import (
     prepare_current,
     prepare_reference,
 )
-from loopwatch.monitoring.params import MonitoringParams
 from loopwatch.monitoring.results import ColumnDrift, DriftResult, GroupDrift, MonitoringResult
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 OVERALL: tuple[str | None, str | None] = (None, None)
 

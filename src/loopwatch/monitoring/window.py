@@ -19,14 +19,16 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from loopwatch.config import Settings
-from loopwatch.data import adult, versioning
-from loopwatch.data.tabular import TabularSpec
+from loopwatch.data import versioning
 from loopwatch.monitoring.monitor import monitor_frames
 from loopwatch.monitoring.policy import Decision, decide
 from loopwatch.monitoring.report import write_html_report
 from loopwatch.monitoring.results import MonitoringResult
 from loopwatch.monitoring.stream import monitor_stream
 from loopwatch.monitoring.tracking import load_history, log_to_mlflow, summarize
+from loopwatch.tasks.tabular import adult
+from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.spec import TabularSpec
 from loopwatch.training.tracking import TAG_DATA
 
 # A retrained version's reference: the logged traffic of this ISO window, 'start/end'.
@@ -121,8 +123,8 @@ def _training_reference(settings: Settings, run, name: str, version: str,
     data_dir = versioning.restore_version(settings.root, md5, settings.state_dir / "versions" / md5,
                                           settings.dvc_remote_dir)
     params = run.data.params
-    train = adult.prepare(data_dir / "raw" / dataset, float(params["data.valid_fraction"]),
-                          int(params["data.seed"]))["train"]
+    train = adult.prepare(data_dir / "raw" / dataset, float(params["tasks.tabular.valid_fraction"]),
+                          int(params["tasks.tabular.split_seed"]))["train"]
     return _scored(train, champion)
 
 
@@ -138,7 +140,7 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
     from loopwatch.training.tracking import configure
 
     params = settings.params.monitoring
-    name = model_name or settings.params.registry.model_name
+    name = model_name or TabularParams.from_settings(settings).model_name
     end = end or datetime.now(UTC)
     start = end - parse_window(window or params.window)
     client = configure(settings)
@@ -197,8 +199,9 @@ def apply_dashboards(settings: Settings, model_name: str | None = None) -> int:
         project_for,
     )
 
-    name = model_name or settings.params.registry.model_name
-    spec = adult.spec(settings.params.data.sensitive_as_inputs)
+    tab = TabularParams.from_settings(settings)
+    name = model_name or tab.model_name
+    spec = adult.spec(tab.sensitive_as_inputs)
     workspace = open_workspace(workspace_path(settings))
     project = project_for(workspace, name)
     folder = settings.root / "dashboards"

@@ -22,93 +22,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.feedback import FeedbackRequest
-from loopwatch.serving.jsonio import dumps
+from loopwatch.serving.http import add_error_handlers, feedback_router, json_response, read_body
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.predictor import NoChampion, PredictorSource
-from loopwatch.serving.schemas import RequestError, loads
+from loopwatch.serving.schemas import RequestError
 from loopwatch.serving.scoring import build_rows, new_id
-from loopwatch.serving.writer import GroupCommitWriter, WriterClosed
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(dumps(payload), status_code=status, media_type="application/json")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refusing more than ``limit`` bytes without reading them all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"body of {declared} bytes exceeds the limit of {limit} "
-                           "(serving.max_body_bytes)")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"body exceeds the limit of {limit} bytes "
-                               "(serving.max_body_bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_feedback(body: bytes, max_items: int) -> list:
-    """``{"items": [...]}`` or a bare list of items; errors name the item and the field."""
-    payload = loads(body)
-    if isinstance(payload, list):
-        payload = {"items": payload}
-    try:
-        request = FeedbackRequest.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise RequestError(422, f"{where}: {err['msg']}", field=where) from None
-    if len(request.items) > max_items:
-        raise RequestError(413, f"{len(request.items)} feedback items exceed the limit of "
-                           f"{max_items} (serving.max_batch_rows)", field="items")
-    return request.items
-
-
-def add_error_handlers(app: FastAPI) -> None:
-    """4xx for bad requests, 503 while the log, the writer or the model is unavailable."""
-
-    @app.exception_handler(RequestError)
-    async def _request_error(request: Request, exc: RequestError) -> Response:
-        return _json(exc.to_dict(), exc.status)
-
-    @app.exception_handler(SQLAlchemyError)
-    async def _log_down(request: Request, exc: SQLAlchemyError) -> Response:
-        return _json({"detail": f"prediction log unavailable: {type(exc).__name__}"}, 503)
-
-    @app.exception_handler(NoChampion)
-    async def _no_model(request: Request, exc: NoChampion) -> Response:
-        return _json({"detail": str(exc)}, 503)
-
-    @app.exception_handler(WriterClosed)
-    async def _closing(request: Request, exc: WriterClosed) -> Response:
-        return _json({"detail": "the service is shutting down"}, 503)
-
-
-def feedback_router(store: LogStore, params: ServingParams) -> APIRouter:
-    """``POST /feedback``: delayed labels for logged prediction ids, one transaction."""
-    router = APIRouter()
-
-    @router.post("/feedback")
-    async def feedback(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
-        items = parse_feedback(await read_body(request, params.max_body_bytes),
-                               params.max_batch_rows)
-        report = await run_in_threadpool(store.add_feedback, items)
-        return _json(report.to_dict(), report.status)
-
-    return router
+from loopwatch.serving.writer import GroupCommitWriter
 
 
 def create_app(source: PredictorSource, store: LogStore, params: ServingParams | None = None, *,
@@ -164,7 +88,7 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
             inputs=parsed.inputs, sensitive=parsed.sensitive, proba=proba, decisions=decisions,
             policy=policy, source="http", request_id=request_id, metadata=meta)
         await writer.write(rows)  # durable before we answer
-        return _json({"model": {"name": info.name, "version": info.version},
+        return json_response({"model": {"name": info.name, "version": info.version},
                       "request_id": request_id, "predictions": items})
 
     app.include_router(feedback_router(store, params))
@@ -175,13 +99,13 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
         try:
             version = source.current().info.version
         except NoChampion as exc:
-            return _json({"status": "no-model", "detail": str(exc)}, 503)
-        return _json({"status": "ok", "model_version": version, "last_reload_error": error})
+            return json_response({"status": "no-model", "detail": str(exc)}, 503)
+        return json_response({"status": "ok", "model_version": version, "last_reload_error": error})
 
     @app.get("/model")
     async def model() -> Response:
         champion = source.current()
-        return _json({**champion.info.__dict__, "inputs": list(champion.schema.input_names),
+        return json_response({**champion.info.__dict__, "inputs": list(champion.schema.input_names),
                       "sensitive": list(champion.schema.sensitive_names),
                       "classes": list(champion.spec.classes), "actions": list(policy.actions),
                       "threshold": policy.threshold, "epsilon": policy.epsilon})
@@ -194,9 +118,9 @@ def create_app(source: PredictorSource, store: LogStore, params: ServingParams |
             changed = await run_in_threadpool(source.refresh)
         except Exception as exc:  # the registry is unreachable or the new model broken:
             # the current model keeps serving; say why.
-            return _json({"detail": f"reload failed, still serving the current model: "
+            return json_response({"detail": f"reload failed, still serving the current model: "
                                     f"{type(exc).__name__}: {exc}"}, 503)
-        return _json({"changed": changed, "version": source.current().info.version})
+        return json_response({"changed": changed, "version": source.current().info.version})
 
     if image_source is not None:
         from loopwatch.serving.image_app import image_router

@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.app import _json, add_error_handlers, read_body
+from loopwatch.serving.http import add_error_handlers, json_response, read_body
 from loopwatch.serving.policy import Decisions
 from loopwatch.serving.predictor import CHAMPION, TAG_DATA, ModelInfo, NoChampion
 from loopwatch.serving.schemas import RequestError, loads
@@ -44,7 +44,7 @@ IMAGE_TYPES = ("image/png", "image/jpeg")
 @dataclass(frozen=True)
 class ImageChampion:
     info: ModelInfo
-    predictor: Any  # loopwatch.images.predictor.ImagePredictor
+    predictor: Any  # loopwatch.tasks.images.predictor.ImagePredictor
 
 
 def load_image_version(tracking_uri: str, name: str, version: str,
@@ -111,7 +111,7 @@ async def read_uploads(request: Request, params: ServingParams) -> list[bytes]:
 
 def decode_uploads(predictor, blobs: list[bytes], max_pixels: int):
     """Pixels at the model's size, original sizes and formats; the first bad file -> 4xx."""
-    from loopwatch.images.decode import ImageError, decode, to_array
+    from loopwatch.tasks.images.decode import ImageError, decode, to_array
 
     pixels, sizes, formats = [], [], []
     for i, blob in enumerate(blobs):
@@ -151,7 +151,7 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
     router = APIRouter()
 
     def score(champion: ImageChampion, blobs: list[bytes]):
-        from loopwatch.images.monitor_frame import log_inputs
+        from loopwatch.tasks.images.monitor_frame import log_inputs
 
         pixels, sizes, formats = decode_uploads(champion.predictor, blobs, max_pixels)
         pred = champion.predictor.predict_pixels(pixels)
@@ -171,14 +171,14 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
                 "kind": "image"}
         rows, items = image_rows(champion, pred.proba, inputs, "http", request_id, meta)
         await writer.write(rows)  # durable before we answer
-        return _json({"model": {"name": champion.info.name, "version": champion.info.version},
-                      "request_id": request_id, "predictions": items})
+        model = {"name": champion.info.name, "version": champion.info.version}
+        return json_response({"model": model, "request_id": request_id, "predictions": items})
 
     @router.get("/model/image")
     async def image_model() -> Response:
         champion = source.current()
         p = champion.predictor
-        return _json({**champion.info.__dict__, "classes": list(p.classes),
+        return json_response({**champion.info.__dict__, "classes": list(p.classes),
                       "arch": p.config.arch, "input_size": p.config.input_size,
                       "raw_size": p.raw_size, "accepts": list(IMAGE_TYPES)})
 
@@ -210,7 +210,7 @@ def create_image_app(source, store, params: ServingParams | None = None) -> Fast
         try:
             version = source.current().info.version
         except NoChampion as exc:
-            return _json({"status": "no-model", "detail": str(exc)}, 503)
-        return _json({"status": "ok", "model_version": version})
+            return json_response({"status": "no-model", "detail": str(exc)}, 503)
+        return json_response({"status": "ok", "model_version": version})
 
     return app

@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from loopwatch.serving.jsonio import loads
+from loopwatch.serving.reading import SENSITIVE_PREFIX, read_predictions
 
-SENSITIVE_PREFIX = "sensitive_"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 _CHUNK = 500  # ids per IN (...) clause: below SQLite's variable limit
 # Bound variables per statement: SQLite >= 3.32 allows 32,766, older builds 999.
@@ -243,8 +243,6 @@ class LogStore:
              expand_inputs: bool = True):
         """Predictions in ``[start, end)`` (or of one model version) joined with their labels,
         as a DataFrame; see ``reading.read_predictions``."""
-        from loopwatch.serving.reading import read_predictions
-
         return read_predictions(self, start, end, model_name=model_name,
                                 model_version=model_version, expand_inputs=expand_inputs)
 

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import sqlalchemy as sa
 
 from loopwatch.serving.jsonio import loads
-from loopwatch.serving.log_store import SENSITIVE_PREFIX, LogStore
+
+if TYPE_CHECKING:  # the store imports this module, never the other way round
+    from loopwatch.serving.log_store import LogStore
+
+SENSITIVE_PREFIX = "sensitive_"  # logged sensitive attribute <name> is column sensitive_<name>
 
 BASE = ["prediction_id", "timestamp", "model_name", "model_version", "source", "request_id",
         "position", "prediction", "score", "decision", "propensity", "explored"]

@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 
-from loopwatch.recsys.predictor import CollabPredictor
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.scoring import new_id, new_ids, utc_now
 from loopwatch.serving.writer import GroupCommitWriter
+from loopwatch.tasks.recsys.params import RecsysParams
+from loopwatch.tasks.recsys.predictor import CollabPredictor
 
 SHOWN = "shown"  # the decision logged for every item of a served slate
 
@@ -43,9 +44,9 @@ def champion_source(settings, model_name: str | None = None) -> RecommenderSourc
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from loopwatch.recsys.pyfunc import load_recommender
+    from loopwatch.tasks.recsys.pyfunc import load_recommender
 
-    name = model_name or settings.params.recsys.model_name
+    name = model_name or RecsysParams.from_settings(settings).model_name
     client = MlflowClient(settings.tracking_uri)
     try:
         version = client.get_model_version_by_alias(name, "champion").version
@@ -56,7 +57,7 @@ def champion_source(settings, model_name: str | None = None) -> RecommenderSourc
 
     mlflow.set_tracking_uri(settings.tracking_uri)
     return RecommenderSource(name, str(version), load_recommender(f"models:/{name}/{version}"),
-                             settings.params.recsys.epsilon)
+                             RecsysParams.from_settings(settings).epsilon)
 
 
 def slate_rows(source: RecommenderSource, user_id: int, slate: pd.DataFrame, request_id: str,
@@ -115,7 +116,7 @@ def create_recommend_app(source: RecommenderSource, store=None, seed: int | None
                          params=None) -> FastAPI:
     """A service that only recommends (``loopwatch recsys serve``); logs when given a store."""
     from loopwatch.config import ServingParams
-    from loopwatch.serving.app import add_error_handlers, feedback_router
+    from loopwatch.serving.http import add_error_handlers, feedback_router
 
     writer = GroupCommitWriter(store) if store is not None else None
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from loopwatch.config import Settings
+from loopwatch.tasks.images.params import ImageParams
+from loopwatch.tasks.tabular.params import TabularParams
 
 
 def _log_swaps() -> None:
@@ -28,7 +30,8 @@ def champion_holder(settings: Settings, model_name: str | None = None, poll: boo
     from loopwatch.serving.predictor import ChampionHolder
 
     params = settings.params
-    holder = ChampionHolder(settings.tracking_uri, model_name or params.registry.model_name,
+    name = model_name or TabularParams.from_settings(settings).model_name
+    holder = ChampionHolder(settings.tracking_uri, name,
                             poll_interval=params.serving.reload_interval_s if poll else None)
     holder.refresh()  # fail fast, with the reason, when there is no champion to serve
     return holder
@@ -54,7 +57,8 @@ def _image_holder(settings: Settings):
     from loopwatch.serving.image_app import load_image_version
     from loopwatch.serving.predictor import ChampionHolder
 
-    holder = ChampionHolder(settings.tracking_uri, settings.params.images.model_name,
+    name = ImageParams.from_settings(settings).model_name
+    holder = ChampionHolder(settings.tracking_uri, name,
                             loader=load_image_version,
                             poll_interval=settings.params.serving.reload_interval_s)
     holder.refresh()

@@ -17,9 +17,9 @@ from loopwatch.serving.predictor import Champion, ModelInfo
 def tiny_predictor(spec, frame: pd.DataFrame, *, layers=(16, 8), log1p=(), seed: int = 0):
     import torch
 
-    from loopwatch.models.preprocessing import TabularPreprocessor
-    from loopwatch.models.tabular_net import NetConfig, TabularNet
-    from loopwatch.models.tabular_predictor import TabularPredictor
+    from loopwatch.tasks.tabular.net import NetConfig, TabularNet
+    from loopwatch.tasks.tabular.predictor import TabularPredictor
+    from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
 
     pre = TabularPreprocessor.fit(frame, spec.input_categorical, spec.input_continuous,
                                   list(log1p))

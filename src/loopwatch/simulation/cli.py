@@ -45,7 +45,7 @@ def add_commands(app: typer.Typer) -> None:
             report = experiments.policing_learned(out_dir, **loop_args)
         elif world == "lending":  # selective labels: outcomes only where a loan was granted
             from loopwatch.cli_common import run_step  # no prepared data: one clear line
-            from loopwatch.scenario.world import load_world
+            from loopwatch.simulation.scenario.world import load_world
 
             world_data = run_step(load_world, settings)  # the prepared Adult splits
             report = experiments.lending(out_dir, world_data, generations=generations,

@@ -18,7 +18,7 @@ How IPS undoes the selection: an applicant's label is revealed with probability
     P(reveal) = (1 - ε) · [greedy action = approve] + ε
 
 which is 1 for those the threshold approves and ε for those it denies. Weighting
-each revealed row by 1 / P(reveal) (``loopwatch.training.fit.ips_weights`` reads
+each revealed row by 1 / P(reveal) (``loopwatch.training.weights.ips_weights`` reads
 it from the ``propensity`` column of the training rows) makes the labelled rows
 stand for the whole applicant population again: each explored denial stands for
 1/ε denials whose outcome was never seen. Note that P(reveal) is *not* the logged
@@ -30,23 +30,17 @@ as ``propensity`` and the logged P(action) as ``decision_propensity``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-FEEDBACK_SUBDIR = "feedback"  # under the project's data/ folder, which DVC versions
-APPROVE = "approve"
-MODEL_SELECTED, EXPLORATION, ORGANIC = "model-selected", "exploration", "organic"
+from loopwatch.feedback import APPROVE, EXPLORATION, MODEL_SELECTED, reveal_probability
+
 DECISION_COLUMNS = ("prediction_id", "decision", "propensity", "explored", "model_version")
 FEEDBACK_COLUMNS = ("prediction_id", "label", "origin", "label_day")
-PROVENANCE_COLUMNS = ("prediction_id", "origin", "model_version", "propensity",
-                      "decision_propensity", "decision_day", "label_day")
 
 
 @dataclass(frozen=True)
@@ -70,18 +64,6 @@ class Outcomes:
             return cls(pd.DataFrame(columns=list(FEEDBACK_COLUMNS)), pd.DataFrame())
         return cls(pd.concat([p.feedback for p in parts], ignore_index=True),
                    pd.concat([p.rows for p in parts], ignore_index=True))
-
-
-def reveal_probability(decision: np.ndarray, propensity: np.ndarray,
-                       approve: str = APPROVE) -> np.ndarray:
-    """P(label revealed | applicant) under the ε-greedy threshold policy, from the log."""
-    p = np.asarray(propensity, dtype=np.float64)
-    if np.any((p <= 0) | (p > 1)) or np.isnan(p).any():
-        raise ValueError("logged propensities must lie in (0, 1]")
-    epsilon = 2.0 * np.minimum(p, 1.0 - p)
-    approved = np.asarray(decision) == approve
-    greedy_approve = np.where(p >= 0.5, approved, ~approved)
-    return (1.0 - epsilon) * greedy_approve + epsilon
 
 
 def observe_outcomes(applicants: pd.DataFrame,
@@ -170,70 +152,3 @@ class PendingLabels:
     @property
     def days(self) -> list[int]:
         return sorted(self._by_day)
-
-
-def feedback_items(feedback: pd.DataFrame, arrived_at: datetime | None = None) -> list:
-    """``FeedbackItem``s for ``LogStore.add_feedback`` / the feedback endpoint."""
-    from loopwatch.serving.feedback import FeedbackItem
-
-    return [FeedbackItem(prediction_id=pid, label=str(label), origin=origin,
-                         arrived_at=arrived_at)
-            for pid, label, origin in zip(feedback["prediction_id"], feedback["label"],
-                                          feedback["origin"], strict=True)]
-
-
-def retraining_rows(organic: pd.DataFrame, feedback_rows: pd.DataFrame) -> pd.DataFrame:
-    """The original training rows (``origin`` organic, no propensity: IPS weight 1) and the
-    decision-revealed rows, in one frame for ``fit_tabular``."""
-    base = organic.copy()
-    base["origin"] = ORGANIC
-    base["propensity"] = np.nan
-    return pd.concat([base, feedback_rows], ignore_index=True)
-
-
-def feedback_dir(data_dir: Path, dataset: str = "adult") -> Path:
-    return Path(data_dir) / FEEDBACK_SUBDIR / dataset
-
-
-def append_feedback_rows(data_dir: Path, rows: pd.DataFrame, day: int,
-                         dataset: str = "adult") -> Path:
-    """Add labelled rows to ``data/feedback/<dataset>/day=NNN.parquet``, atomically.
-
-    The file is written beside its final name and renamed over it, so a crash never
-    leaves a half-written file for DVC to version or for retraining to read. Rows
-    already in the day's file (same ``prediction_id``) are kept once: re-running a
-    day is safe. The caller versions ``data/`` afterwards (``versioning.track`` + ``push``).
-    """
-    if "prediction_id" not in rows.columns:
-        raise ValueError("feedback rows need a 'prediction_id' column (see observe_outcomes)")
-    if day < 0:
-        raise ValueError(f"day must be >= 0, got {day}")
-    folder = feedback_dir(data_dir, dataset)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"day={day:03d}.parquet"
-    frame = rows
-    if path.exists():
-        frame = pd.concat([pd.read_parquet(path), rows], ignore_index=True)
-        frame = frame.drop_duplicates("prediction_id", keep="first").reset_index(drop=True)
-    # A dot-name that the reader's glob ignores, in the same folder (rename is atomic there).
-    tmp = folder / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def read_feedback_rows(data_dir: Path, dataset: str = "adult",
-                       up_to_day: int | None = None) -> pd.DataFrame:
-    """All feedback rows written so far (optionally only days <= ``up_to_day``), by day."""
-    folder = feedback_dir(data_dir, dataset)
-    files = []
-    for path in folder.glob("day=*.parquet"):
-        day = int(path.stem.removeprefix("day="))
-        if up_to_day is None or day <= up_to_day:
-            files.append((day, path))
-    if not files:
-        return pd.DataFrame(columns=list(PROVENANCE_COLUMNS))
-    return pd.concat([pd.read_parquet(p) for _, p in sorted(files)], ignore_index=True)

@@ -17,7 +17,7 @@ generation, same generation-0 model):
 ``naive``           revealed rows count once: the training set over-represents those the
                     model already approved;
 ``ips``             each revealed row weighted by 1 / P(label revealed), clipped
-                    (``TrainParams.ips_weighting``): an explored denial stands for 1/ε;
+                    (``TabularParams.ips_weighting``): an explored denial stands for 1/ε;
 ``no-exploration``  ε = 0: denied applicants never get a label at all, so no weight can
                     bring them back (P(reveal) = 0 has no inverse).
 
@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopwatch import feedback
 from loopwatch.simulation import lending
 from loopwatch.simulation.traffic import NO_DRIFT, day_rng, day_traffic
 
@@ -90,13 +91,13 @@ class LendingLoopConfig:
     seed: int = 0
 
     def train_params(self, ips: bool):
-        from loopwatch.config import TrainParams
+        from loopwatch.tasks.tabular.params import TabularParams
 
         # patience > max_epochs: every fit runs its epochs; the best one is still restored.
-        return TrainParams(seed=self.seed, max_epochs=self.max_epochs, patience=self.max_epochs + 1,
-                           batch_size=self.batch_size, lr=self.lr, layers=list(self.layers),
-                           accelerator="cpu", ips_weighting=ips, ips_clip=self.clip,
-                           enable_progress_bar=False)
+        return TabularParams(seed=self.seed, max_epochs=self.max_epochs,
+                             patience=self.max_epochs + 1, batch_size=self.batch_size, lr=self.lr,
+                             layers=list(self.layers), accelerator="cpu", ips_weighting=ips,
+                             ips_clip=self.clip, enable_progress_bar=False)
 
 
 @dataclass
@@ -119,7 +120,7 @@ def pick_rows(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataF
 
 def fit_model(spec, train: pd.DataFrame, valid: pd.DataFrame, params) -> Any:
     """``fit_tabular`` quietly, one torch thread, checkpoints in a throwaway folder."""
-    from loopwatch.training.fit import fit_tabular
+    from loopwatch.tasks.tabular.fit import fit_tabular
 
     with tempfile.TemporaryDirectory(prefix="lending-ckpt-") as tmp, quiet_fit():
         return fit_tabular(spec, train, valid, params, Path(tmp)).predictor
@@ -167,7 +168,7 @@ def serve_generation(store, predictor, spec, applicants: pd.DataFrame, policy, m
                                         target=spec.target, approve=policy.actions[1])
     # Outcomes are known before the next retraining: they arrive the same simulated evening.
     arrived = scored_at + timedelta(hours=11)
-    store.add_feedback(lending.feedback_items(outcomes.feedback, arrived_at=arrived), now=arrived)
+    store.add_feedback(feedback.feedback_items(outcomes.feedback, arrived_at=arrived), now=arrived)
     return outcomes, [item["prediction_id"] for item in items]
 
 
@@ -188,7 +189,7 @@ def run_arm(data: LendingData, config: LendingLoopConfig, arm: Arm, log_dir: Pat
     store = LogStore(f"sqlite:///{log_dir / f'{arm.name}.db'}")
     model_name = f"lending-{arm.name}"
     policy = DecisionPolicy(threshold=config.threshold, epsilon=arm.epsilon,
-                            actions=("deny", lending.APPROVE))
+                            actions=("deny", feedback.APPROVE))
     params = config.train_params(arm.ips)
     run = ArmRun(arm, store, model_name, pd.Series(dtype=object), [], [])
     predictor, revealed, truths = first_model, [], []
@@ -201,7 +202,7 @@ def run_arm(data: LendingData, config: LendingLoopConfig, arm: Arm, log_dir: Pat
                                          spec.sensitive)
         truths.append(pd.Series(applicants[spec.target].to_numpy(), index=ids))
         revealed.append(outcomes.rows)
-        train = lending.retraining_rows(seed_train, pd.concat(revealed, ignore_index=True))
+        train = feedback.retraining_rows(seed_train, pd.concat(revealed, ignore_index=True))
         run.training_sets.append(train)
         run.extras.append({"seed_rows": float(len(seed_train)),
                            "revealed_rows": float(len(train) - len(seed_train))})

@@ -3,7 +3,7 @@ from what a deployed lender would hold: the prediction log and the training rows
 
 The log (``serving.reading.read_predictions``) gives each applicant's score, decision, logged
 propensity and, for the approved or explored, the revealed label; P(label revealed) comes
-back from the logged propensity (``lending.reveal_probability``). The simulation adds only
+back from the logged propensity (``feedback.reveal_probability``). The simulation adds only
 each applicant's true outcome, so the numbers a real lender could not compute (true rate,
 true accuracy, equal opportunity on true labels) sit next to those it could (naive and SNIPS
 estimates, accuracy on revealed labels) and show how far apart they are.
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopwatch.feedback import APPROVE, reveal_probability
 from loopwatch.monitoring.feedback_loop import (
     contraction,
     decision_dependent_share,
@@ -25,7 +26,6 @@ from loopwatch.monitoring.feedback_loop import (
     snips_mean,
     support,
 )
-from loopwatch.simulation.lending import APPROVE, reveal_probability
 
 # The per-generation numbers that also go into the Evidently snapshots (the lending tab), with
 # approval_rate.<group>. Few on purpose: each costs ~35 ms of Evidently per snapshot.

@@ -36,9 +36,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
-from loopwatch.models.tabular_net import weighted_loss
 from loopwatch.monitoring.feedback_loop import generation_metrics
-from loopwatch.training.fit import ips_weights
+from loopwatch.tasks.tabular.net import weighted_loss
+from loopwatch.training.weights import ips_weights
 
 
 @dataclass(frozen=True)

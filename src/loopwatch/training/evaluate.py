@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from loopwatch.data.tabular import TabularSpec
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 
 @dataclass

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopwatch.data.tabular import TabularSpec
 from loopwatch.monitoring import fairness
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 # Gap names as the monitor reports them; "higher is worse" except the ratio.
 LOWER_IS_WORSE = {fairness.DI}

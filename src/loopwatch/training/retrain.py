@@ -1,9 +1,8 @@
-"""Training a logged model run, retraining a challenger, and the promotion gate around it.
+"""Registering a retrained challenger, and the promotion gate around it.
 
-``train_logged`` is the one way a model gets trained and tracked: the first model
-(``pipeline.train``) and every retrained challenger go through it, so each run
-carries the same params, per-epoch metrics, lineage tags (git commit, the DVC hash
-of ``data/`` it trained on, params hash) and the model as a pyfunc.
+The challenger is trained through the one training path (``training.run.train_task``), so
+its run carries the same params, per-epoch metrics, lineage tags (git commit, the DVC hash
+of ``data/`` it trained on, params hash), provenance counts and the model as a pyfunc.
 
 ``gate_and_promote`` judges a registered challenger against the champion on one
 fresh holdout (``gate.py``: accuracy AND fairness), logs both models' numbers, the
@@ -14,78 +13,16 @@ decision and its reasons to the challenger's run and model version, and moves th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from loopwatch.config import Settings, TrainParams
-from loopwatch.data.tabular import TabularSpec
-from loopwatch.simulation.lending import ORGANIC
-
-ORIGIN = "origin"
+from loopwatch.config import Settings
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 
-@dataclass
-class TrainedRun:
-    run_id: str
-    model_uri: str
-    experiment_id: str
-    best_metrics: dict[str, float]
-    epochs_run: int
-    data_version: str
-
-
-def rows_by_origin(frame: pd.DataFrame) -> dict[str, int]:
-    """Training rows per provenance origin; rows without one are organic."""
-    if ORIGIN not in frame.columns:
-        return {ORGANIC: len(frame)}
-    counts = frame[ORIGIN].fillna(ORGANIC).value_counts()
-    return {str(k): int(v) for k, v in counts.items()}
-
-
-def train_logged(settings: Settings, spec: TabularSpec, train: pd.DataFrame,
-                 valid: pd.DataFrame, *, run_name: str, stage: str,
-                 train_params: TrainParams | None = None,
-                 tags: Mapping[str, str] | None = None) -> TrainedRun:
-    """Fit on ``train`` (early stopping on ``valid``) inside a fully logged MLflow run."""
-    import mlflow
-
-    from loopwatch.pipeline import flatten
-    from loopwatch.training import tracking
-    from loopwatch.training.fit import fit_tabular
-    from loopwatch.training.pyfunc import log_tabular_model
-
-    params = train_params or settings.params.train
-    client = tracking.configure(settings)
-    with mlflow.start_run(run_name=run_name) as run:
-        lineage = tracking.lineage_tags(settings)
-        mlflow.set_tags({**lineage, tracking.TAG_STAGE: stage,
-                         "loopwatch.dataset": settings.params.data.dataset, **(tags or {})})
-        mlflow.log_params(flatten({"data": settings.params.data.model_dump(),
-                                   "train": params.model_dump()}))
-        mlflow.log_params({"model.inputs": ",".join(spec.inputs), "model.format": "pyfunc"})
-        origins = rows_by_origin(train)
-        decided = sum(n for origin, n in origins.items() if origin != ORGANIC)
-        # DESIGN §5 metric 1: the share of training labels that exist only because a
-        # model decision made them observable.
-        mlflow.log_metrics({**{f"rows.{k}": v for k, v in origins.items()},
-                            "rows.train": len(train), "rows.valid": len(valid),
-                            "decision_dependent_label_share": decided / max(len(train), 1)})
-        result = fit_tabular(
-            spec, train, valid, params,
-            checkpoint_dir=settings.state_dir / "checkpoints" / run.info.run_id,
-            callbacks=[tracking.MlflowEpochLogger(client, run.info.run_id)],
-        )
-        mlflow.log_metrics(result.best_metrics)
-        mlflow.set_tag("loopwatch.best_checkpoint", result.best_checkpoint or "none")
-        info = log_tabular_model(result.predictor, train)
-    return TrainedRun(run.info.run_id, info.model_uri, run.info.experiment_id,
-                      result.best_metrics, len(result.history), lineage[tracking.TAG_DATA])
-
-
-def register_challenger(client, name: str, trained: TrainedRun) -> str:
+def register_challenger(client, name: str, trained) -> str:
     """A new model version with the ``challenger`` alias; the champion is untouched."""
     from mlflow.exceptions import MlflowException
 

@@ -8,6 +8,7 @@ MLFlowLogger so the run is ours: opened, tagged and closed by the pipeline.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import lightning as L
 import matplotlib
@@ -26,6 +27,7 @@ TAG_DATA = "loopwatch.data_md5"
 TAG_DATA_PATH = "loopwatch.data_path"
 TAG_PARAMS = "loopwatch.params_hash"
 TAG_STAGE = "loopwatch.stage"
+TAG_TASK = "loopwatch.task"
 
 
 class MlflowEpochLogger(L.Callback):
@@ -35,23 +37,36 @@ class MlflowEpochLogger(L.Callback):
     carries the epoch's train and valid metrics together.
     """
 
-    def __init__(self, client: MlflowClient, run_id: str):
+    def __init__(self, client: MlflowClient, run_id: str, extras=None):
         self.client, self.run_id = client, run_id
+        self.extras = extras  # (trainer, module) -> more numbers per epoch, e.g. the lr
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._flush(trainer)
+        log_epoch(self.client, self.run_id, epoch_row(trainer, pl_module, self.extras),
+                  epoch_step(trainer, pl_module))
 
-    def _flush(self, trainer: L.Trainer) -> None:
-        from mlflow.entities import Metric
 
-        now = _now_ms()
-        metrics = [
-            Metric(key, float(value), now, trainer.current_epoch)
-            for key, value in trainer.callback_metrics.items()
-            if math.isfinite(float(value))
-        ]
-        if metrics:
-            self.client.log_batch(self.run_id, metrics=metrics, synchronous=True)
+def epoch_step(trainer: L.Trainer, module: L.LightningModule) -> int:
+    """The epoch number, counted on across a task's stages (fine-tuning's frozen epochs)."""
+    return getattr(module, "epoch_offset", 0) + trainer.current_epoch
+
+
+def epoch_row(trainer: L.Trainer, module: L.LightningModule, extras=None) -> dict[str, float]:
+    row = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if extras is not None:
+        row.update(extras(trainer, module))
+    return row
+
+
+def log_epoch(client: MlflowClient, run_id: str, values, step: int) -> None:
+    """One epoch's finite metrics in one ``log_batch`` (a round trip each against a server)."""
+    from mlflow.entities import Metric
+
+    now = _now_ms()
+    metrics = [Metric(key, float(value), now, step) for key, value in values.items()
+               if math.isfinite(float(value))]
+    if metrics:
+        client.log_batch(run_id, metrics=metrics, synchronous=True)
 
 
 def _now_ms() -> int:
@@ -85,6 +100,35 @@ def lineage_tags(settings: Settings) -> dict[str, str]:
         TAG_DATA_PATH: data_path,
         TAG_PARAMS: settings.params.digest(),
     }
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as MLflow params: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def task_params(params) -> dict[str, Any]:
+    """A task's params as MLflow params named like their params.yaml path
+    (``tasks.tabular.lr``), so a run's params read the same as the file."""
+    return flatten(params.model_dump(mode="json"), f"{params.section}.")
+
+
+def provenance_metrics(origins) -> dict[str, float]:
+    """Training rows per provenance origin (missing = organic) and the decision-dependent
+    label share: the share of training labels that exist only because a model decision
+    made them observable (the first feedback-loop metric, logged for every task)."""
+    counts = origins.fillna("organic").astype(str).value_counts()
+    rows = {f"rows.{k}": float(v) for k, v in counts.items()}
+    decided = float(counts.drop("organic", errors="ignore").sum())
+    return {**rows, "rows.train": float(len(origins)),
+            "decision_dependent_label_share": decided / max(len(origins), 1)}
 
 
 def confusion_matrix_figure(matrix: np.ndarray, classes: tuple[str, ...], title: str):

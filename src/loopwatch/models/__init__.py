@@ -1,1 +1,0 @@
-"""Models per task: plain ``nn.Module`` networks plus their LightningModules."""

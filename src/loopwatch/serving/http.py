@@ -1,0 +1,95 @@
+"""What every task's HTTP routes share: JSON responses, bounded body reads, the error
+handlers that turn a bad request into a 4xx (never a 500), and ``POST /feedback``.
+
+Its own module so the app and each task's router import it without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from loopwatch.config import ServingParams
+from loopwatch.serving.feedback import FeedbackRequest
+from loopwatch.serving.jsonio import dumps
+from loopwatch.serving.log_store import LogStore
+from loopwatch.serving.predictor import NoChampion
+from loopwatch.serving.schemas import RequestError, loads
+from loopwatch.serving.writer import WriterClosed
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(dumps(payload), status_code=status, media_type="application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"body of {declared} bytes exceeds the limit of {limit} "
+                           "(serving.max_body_bytes)")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"body exceeds the limit of {limit} bytes "
+                               "(serving.max_body_bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_feedback(body: bytes, max_items: int) -> list:
+    """``{"items": [...]}`` or a bare list of items; errors name the item and the field."""
+    payload = loads(body)
+    if isinstance(payload, list):
+        payload = {"items": payload}
+    try:
+        request = FeedbackRequest.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise RequestError(422, f"{where}: {err['msg']}", field=where) from None
+    if len(request.items) > max_items:
+        raise RequestError(413, f"{len(request.items)} feedback items exceed the limit of "
+                           f"{max_items} (serving.max_batch_rows)", field="items")
+    return request.items
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """4xx for bad requests, 503 while the log, the writer or the model is unavailable."""
+
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
+        return json_response(exc.to_dict(), exc.status)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _log_down(request: Request, exc: SQLAlchemyError) -> Response:
+        return json_response({"detail": f"prediction log unavailable: {type(exc).__name__}"}, 503)
+
+    @app.exception_handler(NoChampion)
+    async def _no_model(request: Request, exc: NoChampion) -> Response:
+        return json_response({"detail": str(exc)}, 503)
+
+    @app.exception_handler(WriterClosed)
+    async def _closing(request: Request, exc: WriterClosed) -> Response:
+        return json_response({"detail": "the service is shutting down"}, 503)
+
+
+def feedback_router(store: LogStore, params: ServingParams) -> APIRouter:
+    """``POST /feedback``: delayed labels for logged prediction ids, one transaction."""
+    router = APIRouter()
+
+    @router.post("/feedback")
+    async def feedback(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        items = parse_feedback(await read_body(request, params.max_body_bytes),
+                               params.max_batch_rows)
+        report = await run_in_threadpool(store.add_feedback, items)
+        return json_response(report.to_dict(), report.status)
+
+    return router
