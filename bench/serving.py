@@ -64,8 +64,8 @@ def make_project(root: Path) -> tuple[object, str]:
     import mlflow
 
     from loopwatch.config import Settings
-    from loopwatch.serving.testing import tiny_predictor
     from loopwatch.tasks.tabular.pyfunc import log_tabular_model
+    from loopwatch.tasks.tabular.testing import tiny_predictor
     from loopwatch.training import tracking
     from loopwatch.training.registry import register_and_promote
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.testing import records_of
+    from loopwatch.tasks.tabular.testing import records_of
 
     tmp = Path(tempfile.mkdtemp(prefix="loopwatch-bench-"))
     settings, name, spec, frame = make_project(tmp)

@@ -30,10 +30,11 @@ from torch.nn import functional as F  # noqa: E402
 
 from loopwatch.config import Settings  # noqa: E402
 from loopwatch.tasks.images import data  # noqa: E402
-from loopwatch.tasks.images.fit import EpochHistory, make_loader, net_config, run_stage  # noqa: E402
+from loopwatch.tasks.images.fit import make_loader, net_config, run_stage  # noqa: E402
 from loopwatch.tasks.images.module import ImageClassifier, Stage, shift_flip  # noqa: E402
 from loopwatch.tasks.images.nets import build_net  # noqa: E402
 from loopwatch.tasks.images.params import ImageParams  # noqa: E402
+from loopwatch.training.run import History  # noqa: E402
 
 TARGET = 1.1
 
@@ -56,7 +57,7 @@ def run_lightning(splits, params: ImageParams, net: torch.nn.Module) -> float:
     valid = make_loader(splits.valid_x, splits.valid_y, params.batch_size * 4, shuffle=False)
     lrs = (params.lr,) * len(net.param_groups())
     start = time.perf_counter()
-    run_stage(module, Stage(params.max_epochs, lrs), train, valid, params, [EpochHistory()])
+    run_stage(module, Stage(params.max_epochs, lrs), train, valid, params, [History()])
     return time.perf_counter() - start
 
 

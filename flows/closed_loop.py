@@ -13,18 +13,15 @@ from __future__ import annotations
 import argparse
 import time
 
+from prefect import flow, task
+
+from flows.monitor import monitor
+from flows.score import score
+from flows.train import train_pipeline
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import flow, task  # noqa: E402
-
-from flows.monitor import monitor  # noqa: E402
-from flows.score import score  # noqa: E402
-from flows.train import train_pipeline  # noqa: E402
-from loopwatch.simulation.scenario import report, steps  # noqa: E402
-from loopwatch.simulation.scenario.params import ScenarioParams  # noqa: E402
+from loopwatch.runtime import quiet_library_logs
+from loopwatch.simulation.scenario import report, steps
+from loopwatch.simulation.scenario.params import ScenarioParams
 
 
 @task(name="record-initial-generation")

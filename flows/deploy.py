@@ -19,18 +19,14 @@ starts its embedded server for as long as this process runs. Schedules come from
 
 from __future__ import annotations
 
+from prefect import serve
+from prefect.schedules import Cron
+
+from flows.monitor import RETRAIN_DEPLOYMENT, monitor
+from flows.recommender import recommender_monitor, recommender_train
+from flows.retrain import retrain
+from flows.train import train_pipeline
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import serve  # noqa: E402
-from prefect.schedules import Cron  # noqa: E402
-
-from flows.monitor import RETRAIN_DEPLOYMENT, monitor  # noqa: E402
-from flows.recommender import recommender_monitor, recommender_train  # noqa: E402
-from flows.retrain import retrain  # noqa: E402
-from flows.train import train_pipeline  # noqa: E402
 
 
 def deployments(settings: Settings) -> list:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
+from prefect import flow, get_run_logger, task
+
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env
-
-# Prefect reads PREFECT_HOME and its server settings at import: the embedded defaults first.
-apply_embedded_env(Settings.load())
-
-from prefect import flow, get_run_logger, task  # noqa: E402
-
-from loopwatch.tasks.tabular import pipeline  # noqa: E402
-from loopwatch.tasks.tabular.params import TabularParams  # noqa: E402
+from loopwatch.tasks.tabular import pipeline
+from loopwatch.tasks.tabular.params import TabularParams
 
 
 @task(name="fetch-and-version")

@@ -9,16 +9,13 @@ the served ``retrain`` deployment with `run_deployment` (needs `loopwatch deploy
 
 from __future__ import annotations
 
+from prefect import flow, get_run_logger, task
+from prefect.deployments import run_deployment
+
+from flows.retrain import retrain
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.deployments import run_deployment  # noqa: E402
-
-from flows.retrain import retrain  # noqa: E402
-from loopwatch.simulation.scenario import steps  # noqa: E402
+from loopwatch.runtime import quiet_library_logs
+from loopwatch.simulation.scenario import steps
 
 RETRAIN_DEPLOYMENT = "retrain/loopwatch-retrain"
 TRIGGERS = ("subflow", "deployment")
@@ -47,17 +44,18 @@ def monitor(day: int | None = None, window: str = "1d", act: bool = True,
         return out
     reason = "; ".join(r for r in seen.reasons if "active" in r) or seen.action
     get_run_logger().warning("retraining policy says retrain: %s", reason)
-    started = start_retrain(day, reason, trigger, root)
+    started = start_retrain(day, reason, trigger, root, window)
     out["generation" if trigger == "subflow" else "retrain_flow_run"] = started
     return out
 
 
-def start_retrain(day: int | None, reason: str, trigger: str, root: str | None):
+def start_retrain(day: int | None, reason: str, trigger: str, root: str | None,
+                  window: str = "1d"):
     """Run the retrain flow here (``subflow``: its result) or start the served deployment
     (``deployment``: the new flow run's id; this flow does not wait for it)."""
     if trigger == "subflow":
-        return retrain(day=day, reason=reason, root=root)
+        return retrain(day=day, reason=reason, window=window, root=root)
     run = run_deployment(RETRAIN_DEPLOYMENT, parameters={"day": day, "reason": reason,
-                                                         "root": root},
+                                                         "window": window, "root": root},
                          timeout=0, as_subflow=False)
     return str(run.id)

@@ -9,12 +9,10 @@ last day of logged slates and ratings, ``loopwatch recsys monitor``'s work).
 
 from __future__ import annotations
 
+from prefect import flow, task
+
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import flow, task  # noqa: E402
+from loopwatch.runtime import quiet_library_logs
 
 
 @task(name="fetch-movielens")
@@ -36,7 +34,7 @@ def train(settings: Settings) -> dict:
 
 @task(name="simulate-recommender-loop")
 def simulate(settings: Settings, generations: int | None) -> dict:
-    from loopwatch.tasks.recsys.experiment import simulate_settings
+    from loopwatch.simulation.recommender.experiment import simulate_settings
 
     run, out = simulate_settings(settings, generations)
     return {"loop_suspected": run.alert.suspected, "reasons": run.alert.reasons,

@@ -2,31 +2,45 @@
 
 Started by the monitor flow when the retraining policy says so: as a subflow in the
 embedded main job, through `run_deployment` when deployments are served
-(`loopwatch deploy`).
+(`loopwatch deploy`). ``day`` given: that day of the built-in scenario's calendar;
+otherwise a production retrain on wall-clock time and the registry (the last ``window``
+of traffic is the new model's monitoring reference).
 """
 
 from __future__ import annotations
 
+from prefect import flow, task
+from prefect.runtime import flow_run
+
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import flow, task  # noqa: E402
-
-from loopwatch.simulation.scenario import state, steps  # noqa: E402
+from loopwatch.runtime import quiet_library_logs
 
 
-@task(name="retrain-and-gate")
-def retrain_and_gate(settings: Settings, day: int, reason: str) -> state.GenerationRecord:
+def _run_name() -> str:
+    day = flow_run.parameters.get("day")
+    window = flow_run.parameters.get("window", "1d")
+    return f"retrain-day-{day}" if day is not None else f"retrain-last-{window}"
+
+
+@task(name="retrain-scenario-day")
+def retrain_day(settings: Settings, day: int, reason: str):
+    from loopwatch.simulation.scenario import steps
+
     return steps.retrain(settings, day, reason)
 
 
-@flow(name="retrain", flow_run_name="retrain-day-{day}")
-def retrain(day: int | None = None, reason: str = "requested",
-            root: str | None = None) -> state.GenerationRecord:
+@task(name="retrain-and-gate")
+def retrain_recent(settings: Settings, reason: str, window: str):
+    from loopwatch.tasks.tabular.retrain import retrain_recent as run
+
+    return run(settings, reason, window)
+
+
+@flow(name="retrain", flow_run_name=_run_name)
+def retrain(day: int | None = None, reason: str = "requested", window: str = "1d",
+            root: str | None = None):
     settings = Settings.load(root)
     quiet_library_logs()
-    if day is None:  # a scheduled or manual run: the scenario's latest day
-        day = max(steps.load_state(settings).next_day - 1, 0)
-    return retrain_and_gate(settings, day, reason)
+    if day is None:
+        return retrain_recent(settings, reason, window)
+    return retrain_day(settings, day, reason)

@@ -7,14 +7,10 @@ decision logged. Task bodies only call loopwatch.
 
 from __future__ import annotations
 
+from prefect import flow, task
+
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env
-
-apply_embedded_env(Settings.load())  # before Prefect is imported: it reads these at import
-
-from prefect import flow, task  # noqa: E402
-
-from loopwatch.simulation.scenario import steps  # noqa: E402
+from loopwatch.simulation.scenario import steps
 
 
 @task(name="score-day")

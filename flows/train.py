@@ -7,18 +7,13 @@ deployment (`loopwatch deploy`).
 
 from __future__ import annotations
 
+from prefect import flow, task
+
+from flows.ingest import ingest
+from loopwatch import summary
 from loopwatch.config import Settings
-from loopwatch.runtime import apply_embedded_env, quiet_library_logs
-
-# Prefect reads PREFECT_HOME and its server settings when it is imported, so the
-# embedded defaults must be in the environment first (setdefault: the user's win).
-apply_embedded_env(Settings.load())
-
-from prefect import flow, task  # noqa: E402
-
-from flows.ingest import ingest  # noqa: E402
-from loopwatch import summary  # noqa: E402
-from loopwatch.tasks.tabular import pipeline  # noqa: E402
+from loopwatch.runtime import quiet_library_logs
+from loopwatch.tasks.tabular import pipeline
 
 
 @task(name="prepare")

@@ -172,8 +172,8 @@ def where() -> None:
 def _add_subsystem_commands() -> None:
     from importlib.metadata import entry_points
 
-    from loopwatch.monitoring.cli import add_commands as add_monitoring
-    from loopwatch.serving.cli import add_commands as add_serving
+    from loopwatch.cli_monitoring import add_commands as add_monitoring
+    from loopwatch.cli_serving import add_commands as add_serving
     from loopwatch.simulation.cli import add_commands as add_simulation
     from loopwatch.tasks.registry import CLI_GROUP
 

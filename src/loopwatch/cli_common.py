@@ -33,9 +33,10 @@ def load_settings() -> Settings:
 
 def run_step(step, *args, **kwargs):
     from loopwatch.data.sources import SourceError
+    from loopwatch.serving.champion import NoChampion
 
     try:
         return step(*args, **kwargs)
-    except (*USER_ERRORS, SourceError) as exc:
+    except (*USER_ERRORS, SourceError, NoChampion) as exc:
         console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None

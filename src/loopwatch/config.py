@@ -25,6 +25,7 @@ MOVED = {
     "recsys": "tasks.recsys",
     "registry.model_name": "tasks.<task>.model_name",
     "tasks.images.epochs": "tasks.images.max_epochs",
+    "serving.epsilon": "tasks.<task>.epsilon",
 }
 
 
@@ -41,7 +42,6 @@ class ServingParams(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     threshold: float = Field(0.5, gt=0, lt=1)  # decision policy: act when P(positive) >= this
-    epsilon: float = Field(0.0, ge=0, le=1)  # share of uniformly random (exploration) decisions
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
     reload_interval_s: float = Field(5.0, gt=0)  # how often the champion alias is re-checked

@@ -89,9 +89,10 @@ def test_state_survives_the_restart(loop_run):
 def test_gate_refuses_a_challenger_worse_on_fairness(loop_run):
     """A real model trained on labels that deny every woman: the gate keeps the champion."""
     from loopwatch.simulation.scenario.world import load_world
+    from loopwatch.tasks.tabular.gate import gate_and_promote
     from loopwatch.tasks.tabular.pipeline import train_logged
     from loopwatch.training.gate import alias_history
-    from loopwatch.training.retrain import gate_and_promote, register_challenger
+    from loopwatch.training.registry import register_challenger
     from loopwatch.training.tracking import configure
 
     settings, _, second = loop_run

@@ -5,13 +5,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from loopwatch.monitoring.fairness import DI, DP, EO
-from loopwatch.serving.testing import champion_of, tiny_predictor
+from loopwatch.tasks.tabular.gate import measure
+from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
 from loopwatch.training import gate as gate_mod
 from loopwatch.training.gate import (
     HISTORY_TAG,
     alias_history,
     gate,
-    measure,
     move_alias,
     record_alias_change,
 )

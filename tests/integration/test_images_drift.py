@@ -88,10 +88,10 @@ def test_only_darker_images_move_brightness_not_the_class_mix(model, reference):
 
 
 def test_prediction_log_round_trip_keeps_the_monitoring_columns(model, tmp_path):
-    from loopwatch.serving.image_app import ImageChampion, image_rows
+    from loopwatch.serving.champion import ModelInfo
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.predictor import ModelInfo
     from loopwatch.tasks.images.decode import encode_png
+    from loopwatch.tasks.images.routes import ImageChampion, image_rows
 
     predictor, splits = model
     pixels = splits.test_x[:20]

@@ -97,9 +97,10 @@ def test_cli_predict_prints_class_and_probability(trained, tmp_path, monkeypatch
     image.write_bytes(encode_png(pixels[labels.tolist().index(2)]))  # a disc
     result = CliRunner().invoke(app, ["predict", str(image), "--model", "shapes", "--top", "2"])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    label, prob = lines[0].split("\t")
-    assert label == "disc" and 0.5 < float(prob) <= 1 and len(lines) == 2
+    header, *lines = result.output.strip().splitlines()  # the image's suffix picks the task
+    assert header.split() == ["class", "probability"] and len(lines) == 2
+    label, prob = lines[0].split()
+    assert label == "disc" and 0.5 < float(prob) <= 1
     missing = CliRunner().invoke(app, ["predict", str(tmp_path / "nope.png"), "--model",
                                        "shapes"])
     assert missing.exit_code != 0

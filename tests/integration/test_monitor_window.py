@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from loopwatch.monitoring.window import apply_dashboards, monitor_window, parse_window
+from loopwatch.monitoring.window import parse_window
 from loopwatch.tasks.tabular import pipeline
 from loopwatch.tasks.tabular import spec as tabular
+from loopwatch.tasks.tabular.monitor import apply_dashboards, monitor_window
 from loopwatch.tasks.tabular.params import prepared_dir
 from tests.conftest import REPO, copy_adult, make_settings
 
@@ -17,11 +18,11 @@ pytestmark = pytest.mark.slow  # real data, a training run, Evidently reports
 
 @pytest.fixture(scope="module")
 def served(adult_raw, shared_cache, tmp_path_factory):
-    from loopwatch.serving.batch import score_file
     from loopwatch.serving.feedback import FeedbackItem
     from loopwatch.serving.log_store import LogStore
     from loopwatch.serving.policy import DecisionPolicy
-    from loopwatch.serving.predictor import load_version
+    from loopwatch.tasks.tabular.batch import score_file
+    from loopwatch.tasks.tabular.champion import load_version
 
     root = tmp_path_factory.mktemp("proj")
     copy_adult(adult_raw, root)

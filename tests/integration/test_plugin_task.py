@@ -81,3 +81,74 @@ def test_a_wrong_key_in_the_plugin_block_is_one_line(toy_installed):
     assert result.exit_code != 0
     assert "tasks.toy.hiden: unknown setting" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_plugin_model_is_served_logged_and_monitored_through_the_spine(toy_installed):
+    from fastapi.testclient import TestClient
+    from mlflow.tracking import MlflowClient
+
+    from loopwatch.config import Settings
+    from loopwatch.serving.log_store import LogStore
+    from loopwatch.serving.server import build_app
+    from loopwatch.tasks.registry import TaskRegistry
+    from tests.plugins.toy_task import points
+
+    assert CliRunner().invoke(app, ["train", "--task", "toy"]).exit_code == 0
+    settings = Settings.load(toy_installed)
+    toy = TaskRegistry().get("toy")
+    lines: list[str] = []
+    traffic = points(300, seed=7)
+    records = traffic[["x", "y", "group"]].to_dict("records")
+    with TestClient(build_app(settings, [toy], required=["toy"], seed=0,
+                              log=lines.append)) as http:
+        assert lines == ["toy: serving toy-points v1"]
+        assert http.get("/health").json()["models"] == {"toy": "1"}
+        answer = http.post("/predict/toy", json={"records": records[:1]}).json()
+        (one,) = answer["predictions"]
+        assert one["label"] in ("left", "middle", "right") and one["propensity"] == 1.0
+        bad = http.post("/predict/toy", json={"records": [{"x": 1.0}]})
+        assert bad.status_code == 422 and bad.json()["field"] == "y"
+        typo = http.post("/predict/toy", json={"records": [{"x": 1.0, "y": 0.0, "grup": "a"}]})
+        assert typo.status_code == 422 and typo.json()["field"] == "grup"
+        preds = http.post("/predict/toy", json={"records": records[1:]}).json()["predictions"]
+        ids = [one["prediction_id"], *(p["prediction_id"] for p in preds)]
+        labels = [{"prediction_id": pid, "label": label, "origin": "organic"}
+                  for pid, label in zip(ids, traffic["label"], strict=True)]
+        assert http.post("/feedback", json={"items": labels}).status_code == 200
+
+    store = LogStore(settings.prediction_log_url)
+    logged = store.read(model_name="toy-points")
+    store.close()
+    assert len(logged) == 300 and logged["label"].notna().all()  # 2 refused requests: nothing
+    assert set(logged["group"]) == {"a", "b"}  # the sensitive attribute was logged
+
+    result = CliRunner().invoke(app, ["monitor", "--task", "toy", "--window", "1h"])
+    assert result.exit_code == 0, result.output
+    assert "300 predictions of toy-points v1, 300 labelled" in result.output
+    run = MlflowClient(settings.tracking_uri).search_runs(
+        [MlflowClient(settings.tracking_uri).get_experiment_by_name("loopwatch").experiment_id],
+        "tags.`loopwatch.stage` = 'monitor'")[0]
+    m = run.data.metrics
+    assert m["accuracy"] > 0.85 and m["accuracy_ips"] == m["accuracy"]  # greedy: weights 1
+    assert m["decision_dependent_label_share"] == 0.0 and m["drift_share"] < 0.5
+    assert "accuracy_gap.group" in m and m["accuracy_gap.group"] < 0.15
+
+
+def test_predict_on_a_file_of_records_with_the_plugin_champion(toy_installed):
+    from tests.plugins.toy_task import points
+
+    assert CliRunner().invoke(app, ["train", "--task", "toy"]).exit_code == 0
+    frame = points(50, seed=5)
+    frame.to_csv(toy_installed / "points.csv", index=False)
+    out = toy_installed / "predicted.parquet"
+    result = CliRunner().invoke(app, ["predict", "points.csv", "--task", "toy", "--out",
+                                      str(out)])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    predicted = pd.read_parquet(out)
+    assert len(predicted) == 50 and {"x", "label", "prediction", "prob_left"} <= set(predicted)
+    assert (predicted["prediction"] == predicted["label"]).mean() > 0.8
+    frame.drop(columns="y").to_csv(toy_installed / "broken.csv", index=False)
+    broken = CliRunner().invoke(app, ["predict", "broken.csv", "--task", "toy"])
+    assert broken.exit_code == 1 and "column(s) ['y'] missing" in broken.output

@@ -22,7 +22,7 @@ def test_train_flow_then_served_slates_then_monitor_flow(prefect_harness, shared
     from flows.recommender import recommender_monitor, recommender_train
     from loopwatch.config import Settings
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.recommend_app import champion_source, create_recommend_app
+    from loopwatch.tasks.recsys.routes import champion_source, create_recommend_app
 
     (tmp_path / "params.yaml").write_text(PARAMS)
     monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(tmp_path / ".state"))
@@ -40,7 +40,8 @@ def test_train_flow_then_served_slates_then_monitor_flow(prefect_harness, shared
     assert len(client.get_metric_history(sim.info.run_id, "model.train_popularity")) == 3
 
     store = LogStore(settings.prediction_log_url)
-    with TestClient(create_recommend_app(champion_source(settings), store, seed=0)) as http:
+    source = champion_source(settings, poll=False)
+    with TestClient(create_recommend_app(source, store, seed=0, epsilon=0.1)) as http:
         bodies = [http.get(f"/recommend/{user}", params={"k": 10}).json()
                   for user in range(1, 41)]
         ratings = [{"prediction_id": b["items"][0]["prediction_id"], "label": "5",

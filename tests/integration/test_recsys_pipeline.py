@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from fastapi.testclient import TestClient
 
@@ -68,16 +66,17 @@ def test_recommend_from_the_champion(trained):
 
 
 def test_http_endpoint_standalone_and_inside_the_main_app(trained, tmp_path):
-    from loopwatch.serving.app import create_app
+    from loopwatch.serving.champion import StaticSource
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.predictor import StaticSource
-    from loopwatch.serving.recommend_app import champion_source, create_recommend_app
-    from loopwatch.serving.testing import champion_of, tiny_predictor
+    from loopwatch.tasks.recsys.routes import champion_source, create_recommend_app, recsys_mount
+    from loopwatch.tasks.tabular.routes import create_tabular_app
+    from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
     from tests.conftest import tiny_table
 
     settings, _, _ = trained
-    source = replace(champion_source(settings), epsilon=0.0)
-    with TestClient(create_recommend_app(source, seed=0)) as client:
+    source = champion_source(settings, poll=False)
+    alone = LogStore(f"sqlite:///{tmp_path / 'alone.db'}")
+    with TestClient(create_recommend_app(source, alone, seed=0, epsilon=0.0)) as client:
         body = client.get("/recommend/1", params={"k": 5}).json()
         assert body["model"] == {"name": "movielens-collab", "version": "1"}
         assert body["known_user"] and len(body["items"]) == 5
@@ -86,8 +85,8 @@ def test_http_endpoint_standalone_and_inside_the_main_app(trained, tmp_path):
         assert client.get("/recommend/123456").json()["known_user"] is False
     spec, frame = tiny_table(100)
     store = LogStore(f"sqlite:///{tmp_path / 'p.db'}")
-    app = create_app(StaticSource(champion_of(tiny_predictor(spec, frame))), store,
-                     seed=0, recommender=source)
+    app = create_tabular_app(StaticSource(champion_of(tiny_predictor(spec, frame))), store,
+                             seed=0, also=(recsys_mount(source, seed=0),))
     with TestClient(app) as client:
         items = client.get("/recommend/2", params={"k": 3}).json()["items"]
         assert len(items) == 3
@@ -104,15 +103,15 @@ def test_served_slates_and_ratings_are_logged_and_monitored(trained, tmp_path):
     from loopwatch.monitoring.window import workspace_path
     from loopwatch.monitoring.workspace import open_workspace, project_for
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.recommend_app import champion_source, create_recommend_app
     from loopwatch.tasks.recsys.live import interactions, monitor_live, read_slates
+    from loopwatch.tasks.recsys.routes import champion_source, create_recommend_app
 
     settings, _, _ = trained
     store = LogStore(settings.prediction_log_url)
     before = store.count()
-    source = replace(champion_source(settings), epsilon=0.5)
+    source = champion_source(settings, poll=False)
     responses = []
-    with TestClient(create_recommend_app(source, store, seed=1)) as client:
+    with TestClient(create_recommend_app(source, store, seed=1, epsilon=0.5)) as client:
         for user in range(1, 31):
             responses.append(client.get(f"/recommend/{user}", params={"k": 5}).json())
         # Each user rates the first two items shown: the consumption that comes back.

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loopwatch.tasks.recsys import data, experiment, pipeline
+from loopwatch.simulation.recommender import experiment
+from loopwatch.tasks.recsys import data, pipeline
 from loopwatch.tasks.recsys.params import LoopParams, RecsysParams
 from tests.conftest import REPO, make_settings
 

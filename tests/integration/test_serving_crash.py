@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.testing import records_of
+from loopwatch.tasks.tabular.testing import records_of
 from tests.integration.conftest import free_port
 
 

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.app import create_app
+from loopwatch.serving.champion import StaticSource
 from loopwatch.serving.feedback import FeedbackItem
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.predictor import StaticSource
-from loopwatch.serving.testing import champion_of, records_of, tiny_predictor
+from loopwatch.tasks.tabular.routes import create_tabular_app
+from loopwatch.tasks.tabular.testing import champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
 from tests.unit.test_serving_log_store import T0, rows_for
 
@@ -61,7 +61,7 @@ def test_feedback_rules_hold_on_postgres(pg_store):
 
 def test_the_service_logs_to_postgres_under_concurrency(pg_store):
     spec, frame = tiny_table(100)
-    app = create_app(StaticSource(champion_of(tiny_predictor(spec, frame))), pg_store,
+    app = create_tabular_app(StaticSource(champion_of(tiny_predictor(spec, frame))), pg_store,
                      ServingParams())
     body = {"records": records_of(frame.head(5), [*spec.inputs, "group"])}
     with TestClient(app) as client, ThreadPoolExecutor(8) as pool:

@@ -10,11 +10,12 @@ import httpx
 import pytest
 from mlflow.tracking import MlflowClient
 
-from loopwatch.serving.app import create_app
+from loopwatch.serving.champion import ChampionHolder
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.predictor import ChampionHolder
-from loopwatch.serving.testing import records_of
+from loopwatch.tasks.tabular.champion import load_version
 from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.routes import create_tabular_app
+from loopwatch.tasks.tabular.testing import records_of
 from tests.integration.conftest import live_server
 
 
@@ -23,10 +24,10 @@ def service(served_model, tmp_path):
     """(base URL, holder, store) for a fresh log; the holder polls the alias every 0.2 s."""
     settings, spec, test, _ = served_model
     holder = ChampionHolder(settings.tracking_uri, TabularParams.from_settings(settings).model_name,
-                            poll_interval=0.2)
+                            poll_interval=0.2, loader=load_version)
     holder.refresh()
     store = LogStore(f"sqlite:///{tmp_path / 'predictions.db'}")
-    with live_server(create_app(holder, store, settings.params.serving)) as url:
+    with live_server(create_tabular_app(holder, store, settings.params.serving)) as url:
         yield url, holder, store
     store.close()
 

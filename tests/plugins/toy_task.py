@@ -108,6 +108,7 @@ class ToyTask:
     name = "toy"
     params_model = ToyParams
     monitor = ("valid_accuracy", "max")
+    sensitive = ("group",)  # accepted and logged by the generic route, sliced by monitoring
 
     def load_splits(self, settings, params: ToyParams) -> dict[str, pd.DataFrame]:
         frame = points(params.rows, params.seed)
@@ -136,3 +137,7 @@ class ToyTask:
 
     def example(self, splits) -> pd.DataFrame:
         return splits["train"][list(FEATURES)].head(5)
+
+    def reference_rows(self, splits) -> pd.DataFrame:
+        """What serving should look like: the validation rows (inputs, group, label)."""
+        return splits["valid"]

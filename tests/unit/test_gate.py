@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from loopwatch.monitoring.fairness import DI, DP, EO
-from loopwatch.training.gate import GateInput, GateTolerances, gate, measure
+from loopwatch.tasks.tabular.gate import measure
+from loopwatch.training.gate import GateInput, GateTolerances, gate
 from tests.conftest import tiny_table
 
 TOL = GateTolerances(accuracy_tolerance=0.01, fairness_tolerance=0.02)

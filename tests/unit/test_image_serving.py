@@ -12,13 +12,13 @@ import torch
 from fastapi.testclient import TestClient
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.app import create_app
-from loopwatch.serving.image_app import ImageChampion, create_image_app
+from loopwatch.serving.champion import ModelInfo, StaticSource
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.predictor import ModelInfo, StaticSource
 from loopwatch.tasks.images.decode import encode_png
 from loopwatch.tasks.images.nets import NetConfig, build_net
 from loopwatch.tasks.images.predictor import ImagePredictor
+from loopwatch.tasks.images.routes import ImageChampion, create_image_app, images_mount
+from loopwatch.tasks.tabular.routes import create_tabular_app
 
 PARAMS = ServingParams(max_batch_rows=4, max_body_bytes=60_000)
 
@@ -120,10 +120,12 @@ def test_too_many_pixels_or_images_are_413(client, store):
 
 
 def test_model_info_and_the_main_app_include(champion, store):
-    with TestClient(create_app(StaticSource(None), store, PARAMS,
-                               image_source=StaticSource(champion))) as c:
+    images = images_mount(StaticSource(champion), PARAMS)
+    with TestClient(create_tabular_app(StaticSource(None), store, PARAMS, also=(images,))) as c:
         info = c.get("/model/image").json()
         assert info["classes"] == ["a", "b", "c"] and info["arch"] == "small_cnn"
         r = c.post("/predict/image", content=png(), headers={"content-type": "image/png"})
         assert r.status_code == 200 and store.count() == 1
-        assert c.get("/health").status_code == 503  # no tabular model: its own health says so
+        health = c.get("/health")  # the tabular model is missing: health names it
+        assert health.status_code == 503
+        assert health.json()["models"] == {"tabular": None, "images": "7"}

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from loopwatch.monitoring.feedback_loop import ORIGINS
-from loopwatch.tasks.recsys.loop import build_world, run_arm, top_k
+from loopwatch.simulation.recommender.loop import build_world, run_arm, top_k
 from loopwatch.tasks.recsys.params import LoopParams
 from loopwatch.tasks.recsys.synthetic import synthetic_movielens
 

@@ -6,10 +6,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.app import create_app
+from loopwatch.serving.champion import StaticSource
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.predictor import StaticSource
-from loopwatch.serving.testing import FakePredictor, champion_of, records_of, tiny_predictor
+from loopwatch.tasks.tabular.routes import create_tabular_app
+from loopwatch.tasks.tabular.testing import FakePredictor, champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
 
 SPEC, FRAME = tiny_table(200)
@@ -30,7 +30,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def client(predictor, store):
-    app = create_app(StaticSource(champion_of(predictor)), store, PARAMS, seed=0)
+    app = create_tabular_app(StaticSource(champion_of(predictor)), store, PARAMS, seed=0)
     with TestClient(app) as c:
         yield c
 
@@ -107,8 +107,8 @@ def test_malformed_nan_and_oversize_bodies(client, store):
 
 
 def test_exploration_logs_propensities(predictor, store):
-    params = ServingParams(epsilon=1.0)
-    app = create_app(StaticSource(champion_of(predictor)), store, params, seed=1)
+    app = create_tabular_app(StaticSource(champion_of(predictor)), store, PARAMS, epsilon=1.0,
+                             seed=1)
     with TestClient(app) as client:
         preds = client.post("/predict", json={"records": records(40)}).json()["predictions"]
     assert all(p["explored"] and p["propensity"] == 0.5 for p in preds)
@@ -119,7 +119,7 @@ def test_exploration_logs_propensities(predictor, store):
 
 def test_no_model_is_503_and_a_swapped_model_is_used_by_the_next_request(store):
     source = StaticSource(None)
-    app = create_app(source, store, PARAMS)
+    app = create_tabular_app(source, store, PARAMS)
     with TestClient(app) as client:
         assert client.get("/health").status_code == 503
         assert client.post("/predict", json={"records": records(1)}).status_code == 503

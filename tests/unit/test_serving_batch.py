@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.serving.batch import score_file
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.serving.testing import champion_of, tiny_predictor
+from loopwatch.tasks.tabular.batch import score_file
+from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
 from tests.conftest import tiny_table
 
 SPEC, FRAME = tiny_table(250)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from loopwatch.serving.feedback import FeedbackItem
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.serving.scoring import build_rows
+from loopwatch.serving.rows import build_rows
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from loopwatch.serving.predictor import ChampionHolder, NoChampion, StaticSource
-from loopwatch.serving.testing import FakePredictor, champion_of
+from loopwatch.serving.champion import ChampionHolder, NoChampion, StaticSource
+from loopwatch.tasks.tabular.testing import FakePredictor, champion_of
 from tests.conftest import tiny_table
 
 SPEC, _ = tiny_table(10)

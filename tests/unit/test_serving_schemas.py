@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from loopwatch.serving.schemas import Field, InputSchema, RequestError, loads
+from loopwatch.serving.requests import RequestError, loads
+from loopwatch.tasks.tabular.schemas import Field, InputSchema
 from tests.conftest import tiny_table
 
 SPEC, _ = tiny_table(10)

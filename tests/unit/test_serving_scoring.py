@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.serving.scoring import build_rows, make_encoder
-from loopwatch.serving.testing import FakePredictor, champion_of, records_of, tiny_predictor
+from loopwatch.serving.rows import build_rows
+from loopwatch.tasks.tabular.encoder import make_encoder
+from loopwatch.tasks.tabular.testing import FakePredictor, champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
 
 

@@ -28,9 +28,8 @@ from typing import Any
 import pandas as pd
 
 from loopwatch.monitoring.drift import parse_value_drift
+from loopwatch.monitoring.frame import EMBEDDING_PREFIX, embedding_columns
 from loopwatch.monitoring.results import ColumnDrift
-from loopwatch.tasks.images.monitor_frame import embedding_columns
-from loopwatch.tasks.images.stats import COLUMNS as STAT_COLUMNS
 
 EMBEDDING_NAME = "backbone"
 METHODS = ("model", "mmd", "ratio", "distance")
@@ -99,6 +98,16 @@ def drift_method(method: str = "model", bootstrap: bool | None = None,
     raise ValueError(f"unknown embedding drift method {method!r}; available: {METHODS}")
 
 
+NOT_STATISTICS = frozenset({"prediction", "label", "score", "propensity"})
+
+
+def statistic_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The numeric per-input statistics beside the embeddings (an image's brightness...)."""
+    return tuple(c for c in frame.columns if not c.startswith(EMBEDDING_PREFIX)
+                 and c not in NOT_STATISTICS and pd.api.types.is_numeric_dtype(frame[c])
+                 and not pd.api.types.is_bool_dtype(frame[c]))
+
+
 def embedding_drift(current: pd.DataFrame, reference: pd.DataFrame, method: str = "model",
                     pca_components: int | None = None) -> tuple[float, bool, str]:
     """(score, drifted, method name) over the ``emb_*`` columns of both frames."""
@@ -113,10 +122,10 @@ def embedding_drift(current: pd.DataFrame, reference: pd.DataFrame, method: str 
     return float(score), bool(drifted), str(name)
 
 
-def _dataset(frame: pd.DataFrame, embeddings: list[str] | None):
+def _dataset(frame: pd.DataFrame, statistics: tuple[str, ...], embeddings: list[str] | None):
     from evidently import DataDefinition, Dataset
 
-    numerical = [*STAT_COLUMNS, *(embeddings or [])]
+    numerical = [*statistics, *(embeddings or [])]
     definition = DataDefinition(
         numerical_columns=numerical, categorical_columns=["prediction"],
         embeddings={EMBEDDING_NAME: embeddings} if embeddings else None)
@@ -136,7 +145,8 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
     from evidently.metrics import EmbeddingsDrift, ValueDrift
 
     score, drifted, name = embedding_drift(current, reference, method, pca_components)
-    metrics: list = [ValueDrift(column=c) for c in (*STAT_COLUMNS, "prediction")]
+    statistics = statistic_columns(reference)
+    metrics: list = [ValueDrift(column=c) for c in (*statistics, "prediction")]
     embeddings = None
     if plot:
         embeddings = embedding_columns(reference)
@@ -144,10 +154,10 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
                                        drift_method=drift_method(method, len(reference) < 1000,
                                                                  pca_components)))
     snapshot = Report(metrics, include_tests=True).run(
-        _dataset(current, embeddings), _dataset(reference, embeddings),
+        _dataset(current, statistics, embeddings), _dataset(reference, statistics, embeddings),
         timestamp=timestamp, tags=list(tags))
-    parsed = parse_value_drift(json.loads(snapshot.json()), set(STAT_COLUMNS))
-    columns = tuple(parsed[c] for c in (*STAT_COLUMNS, "prediction"))
+    parsed = parse_value_drift(json.loads(snapshot.json()), set(statistics))
+    columns = tuple(parsed[c] for c in (*statistics, "prediction"))
     result = ImageDriftResult(name, score, drifted, columns, len(current), len(reference),
                               drift_share)
     return result, snapshot

@@ -6,7 +6,8 @@ Column convention of the CURRENT frame (one row per logged prediction, labels jo
 column              meaning
 ==================  ==========================================================================
 spec.categorical,   the model's input columns and the sensitive columns, named and typed as in
-spec.continuous     the training data (``TabularSpec``); missing values allowed
+spec.continuous     the training data (a ``FrameSchema``, or the tabular spec that has the
+                    same attributes); missing values allowed
 ``prediction``      the predicted class: 0/1, bool, or the class labels of ``spec.classes``
 ``score``           P(positive class), float in [0, 1]
 ``label``           the ground truth once it has arrived (same forms as ``prediction``);
@@ -33,13 +34,13 @@ import pandas as pd
 from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift as ev
 from loopwatch.monitoring import fairness, guard
+from loopwatch.monitoring.frame import FrameSchema
 from loopwatch.monitoring.results import DriftResult, GroupDrift, MonitoringResult
-from loopwatch.tasks.tabular.spec import TabularSpec
 
 PREDICTION_COLUMNS = ("score", "prediction")  # prediction drift: kept out of the drift share
 
 
-def as_binary(values: pd.Series, spec: TabularSpec, column: str) -> pd.Series:
+def as_binary(values: pd.Series, spec: FrameSchema, column: str) -> pd.Series:
     """0/1 floats (NaN kept) from 0/1, bools or the spec's class labels; raises on others."""
     if values.dtype == bool:
         return values.astype(np.float64)
@@ -54,7 +55,7 @@ def as_binary(values: pd.Series, spec: TabularSpec, column: str) -> pd.Series:
     return out.astype(np.float64)
 
 
-def prepare_current(frame: pd.DataFrame, spec: TabularSpec) -> pd.DataFrame:
+def prepare_current(frame: pd.DataFrame, spec: FrameSchema) -> pd.DataFrame:
     """The convention's columns, with ``prediction``/``label`` as 0/1 (label NaN if unknown)."""
     missing = [c for c in (*spec.categorical, *spec.continuous, "prediction", "score")
                if c not in frame.columns]
@@ -71,7 +72,7 @@ def prepare_current(frame: pd.DataFrame, spec: TabularSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def prepare_reference(frame: pd.DataFrame, spec: TabularSpec) -> pd.DataFrame:
+def prepare_reference(frame: pd.DataFrame, spec: FrameSchema) -> pd.DataFrame:
     """Spec columns, ``label`` from ``spec.target``, and prediction columns when present."""
     out = frame[[*spec.categorical, *spec.continuous]].copy()
     if "prediction" in frame.columns:
@@ -83,7 +84,7 @@ def prepare_reference(frame: pd.DataFrame, spec: TabularSpec) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def column_types(spec: TabularSpec, reference: pd.DataFrame) -> tuple[list, list, list]:
+def column_types(spec: FrameSchema, reference: pd.DataFrame) -> tuple[list, list, list]:
     """(numerical, categorical, prediction columns) as the drift tests see them."""
     extra = [c for c in PREDICTION_COLUMNS if c in reference.columns]
     numerical = list(spec.continuous) + (["score"] if "score" in extra else [])
@@ -94,7 +95,7 @@ def column_types(spec: TabularSpec, reference: pd.DataFrame) -> tuple[list, list
 def monitor_frames(
     current: pd.DataFrame,
     reference: pd.DataFrame,
-    spec: TabularSpec,
+    spec: FrameSchema,
     params: MonitoringParams,
     model_name: str = "",
     model_version: str = "",
@@ -139,7 +140,7 @@ def monitor_frames(
 def group_drift_frames(
     cur: pd.DataFrame,
     ref: pd.DataFrame,
-    spec: TabularSpec,
+    spec: FrameSchema,
     params: MonitoringParams,
     numerical: list[str],
     categorical: list[str],

@@ -36,6 +36,7 @@ import pandas as pd
 from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift as ev
 from loopwatch.monitoring import fairness, sketch
+from loopwatch.monitoring.frame import FrameSchema
 from loopwatch.monitoring.monitor import (
     PREDICTION_COLUMNS,
     as_binary,
@@ -44,7 +45,6 @@ from loopwatch.monitoring.monitor import (
     prepare_reference,
 )
 from loopwatch.monitoring.results import ColumnDrift, DriftResult, GroupDrift, MonitoringResult
-from loopwatch.tasks.tabular.spec import TabularSpec
 
 OVERALL: tuple[str | None, str | None] = (None, None)
 
@@ -71,7 +71,7 @@ class _Slice:
 class StreamMonitor:
     """Feed chunks with ``update``; ``result`` gives the window's MonitoringResult."""
 
-    def __init__(self, reference: pd.DataFrame | str | Path, spec: TabularSpec,
+    def __init__(self, reference: pd.DataFrame | str | Path, spec: FrameSchema,
                  params: MonitoringParams):
         if {params.num_method, params.cat_method} - {None, "wasserstein", "jensenshannon"}:
             raise ValueError("the stream path reproduces Evidently's default drift tests only: "
@@ -264,7 +264,7 @@ class StreamMonitor:
 def monitor_stream(
     chunks: Iterable[pd.DataFrame],
     reference: pd.DataFrame | str | Path,
-    spec: TabularSpec,
+    spec: FrameSchema,
     params: MonitoringParams,
     model_name: str = "",
     model_version: str = "",

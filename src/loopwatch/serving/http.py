@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from loopwatch.config import ServingParams
+from loopwatch.serving.champion import NoChampion
 from loopwatch.serving.feedback import FeedbackRequest
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.log_store import LogStore
-from loopwatch.serving.predictor import NoChampion
-from loopwatch.serving.schemas import RequestError, loads
+from loopwatch.serving.requests import RequestError, loads
 from loopwatch.serving.writer import WriterClosed
 
 

@@ -1,4 +1,7 @@
-"""The decision policy: scores in, actions out, each with the probability it was taken.
+"""The decision policies of every task: scores in, actions out, each with the probability
+it was taken. A threshold for binary tasks (``DecisionPolicy``), the argmax for multi-class
+ones (``ClassPolicy``) and an ε-greedy slate for recommenders (``decide_slate``); each
+task has one ε setting (``tasks.<task>.epsilon``).
 
 A threshold on P(positive) picks the greedy action; with probability ε a
 uniformly random action replaces it (exploration). Every decision carries its
@@ -84,13 +87,71 @@ class DecisionPolicy:
         if len(self.actions) != 2 or len(set(self.actions)) != 2:
             raise ValueError(f"a threshold policy needs 2 distinct actions, got {self.actions}")
 
-    @classmethod
-    def from_params(cls, params) -> DecisionPolicy:
-        """From ``ServingParams`` (threshold, epsilon)."""
-        return cls(threshold=params.threshold, epsilon=params.epsilon)
-
     def decide(self, p_positive: np.ndarray, rng: np.random.Generator | None) -> Decisions:
         return decide(p_positive, self.threshold, self.epsilon, rng, len(self.actions))
 
     def names(self, decisions: Decisions) -> list[str]:
         return [self.actions[i] for i in decisions.action.tolist()]
+
+
+def decide_argmax(proba: np.ndarray, epsilon: float, rng: np.random.Generator | None
+                  ) -> Decisions:
+    """The predicted class (argmax), or with probability ε a uniformly random class: a
+    multi-class task's decision with the same propensity rule as the threshold's."""
+    proba = np.asarray(proba, dtype=np.float64)
+    n, k = proba.shape if proba.ndim == 2 else (0, 1)
+    greedy = proba.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+    if epsilon == 0.0:
+        return Decisions(greedy, greedy, np.zeros(n, dtype=bool), np.ones(n))
+    if rng is None:
+        raise ValueError("epsilon > 0 needs a random generator")
+    explored = rng.random(n) < epsilon
+    action = np.where(explored, rng.integers(0, k, size=n), greedy)
+    share = epsilon / k
+    propensity = np.where(action == greedy, 1.0 - epsilon + share, share)
+    return Decisions(action, greedy, explored, propensity)
+
+
+@dataclass(frozen=True)
+class ClassPolicy:
+    """A multi-class model's decision is a class name (argmax, ε-greedy)."""
+
+    classes: tuple[str, ...]
+    epsilon: float = 0.0
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return self.classes
+
+    def decide(self, proba: np.ndarray, rng: np.random.Generator | None) -> Decisions:
+        return decide_argmax(proba, self.epsilon, rng)
+
+    def names(self, decisions: Decisions) -> list[str]:
+        return [self.classes[i] for i in decisions.action.tolist()]
+
+
+@dataclass(frozen=True)
+class Slate:
+    """A served slate: the items shown, each with its propensity; ``explored`` when the
+    whole slate was the uniformly random one."""
+
+    items: np.ndarray
+    in_top: np.ndarray
+    propensity: np.ndarray
+    explored: bool
+
+
+def decide_slate(top: np.ndarray, candidates: np.ndarray, epsilon: float,
+                 rng: np.random.Generator) -> Slate:
+    """The ranked top-k, or with probability ε k uniformly random candidates (exploration).
+    Each shown item's propensity is the probability this policy shows it:
+    (1 - ε)·[in top-k] + ε·k/|candidates| (capped at 1)."""
+    k = len(top)
+    explored = bool(rng.random() < epsilon)
+    if explored:
+        items = rng.choice(candidates, size=min(k, len(candidates)), replace=False)
+        in_top = np.isin(items, top)
+    else:
+        items, in_top = np.asarray(top), np.ones(k, dtype=bool)
+    propensity = (1 - epsilon) * in_top + epsilon * k / max(len(candidates), 1)
+    return Slate(items, in_top, np.minimum(propensity, 1.0), explored)

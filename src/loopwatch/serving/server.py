@@ -1,12 +1,18 @@
-"""Wire settings to the service and run it under uvicorn (what `loopwatch serve` calls)."""
+"""Wire settings and tasks to the one service and run it under uvicorn (`loopwatch serve`).
+
+The tasks are handed in (the CLI finds them in the registry). Each task whose champion is
+registered is served: through its own ``mount`` hook (its routes), else through the
+generic ``POST /predict/<task>`` (``frames``). One without a champion is skipped with a
+line saying so, unless it was asked for by name.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from loopwatch.config import Settings
-from loopwatch.tasks.images.params import ImageParams
-from loopwatch.tasks.tabular.params import TabularParams
 
 
 def _log_swaps() -> None:
@@ -25,73 +31,66 @@ def open_store(settings: Settings):
     return LogStore(settings.prediction_log_url)
 
 
-def champion_holder(settings: Settings, model_name: str | None = None, poll: bool = True):
-    """A holder for ``models:/NAME@champion`` with the first model already loaded."""
-    from loopwatch.serving.predictor import ChampionHolder
+def holder_for(settings: Settings, name: str, loader: Callable[..., Any] | None = None,
+               poll: bool = True):
+    """A holder for ``models:/NAME@champion`` with the first model already loaded (fails
+    fast, with the reason, when there is none)."""
+    from loopwatch.serving.champion import ChampionHolder, load_logged
 
-    params = settings.params
-    name = model_name or TabularParams.from_settings(settings).model_name
-    holder = ChampionHolder(settings.tracking_uri, name,
-                            poll_interval=params.serving.reload_interval_s if poll else None)
-    holder.refresh()  # fail fast, with the reason, when there is no champion to serve
-    return holder
-
-
-def build_app(settings: Settings, model_name: str | None = None, seed: int | None = None, *,
-              images: bool | None = None, recommender: bool | None = None, log=print):
-    """The tabular champion's service, plus the image and recommender champions' routes.
-
-    ``images`` / ``recommender``: True requires that champion, False leaves it out, None
-    (the default) mounts it when one is registered and says so either way.
-    """
-    from loopwatch.serving.app import create_app
-
-    holder = champion_holder(settings, model_name)
-    image_source = _optional("image model", images, log, lambda: _image_holder(settings))
-    recsys = _optional("recommender", recommender, log, lambda: _recommender(settings))
-    return create_app(holder, open_store(settings), settings.params.serving, seed=seed,
-                      image_source=image_source, recommender=recsys)
-
-
-def _image_holder(settings: Settings):
-    from loopwatch.serving.image_app import load_image_version
-    from loopwatch.serving.predictor import ChampionHolder
-
-    name = ImageParams.from_settings(settings).model_name
-    holder = ChampionHolder(settings.tracking_uri, name,
-                            loader=load_image_version,
-                            poll_interval=settings.params.serving.reload_interval_s)
+    holder = ChampionHolder(settings.tracking_uri, name, loader=loader or load_logged,
+                            poll_interval=settings.params.serving.reload_interval_s
+                            if poll else None)
     holder.refresh()
     return holder
 
 
-def _recommender(settings: Settings):
-    from loopwatch.serving.recommend_app import champion_source
+def mounts_for(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] = (),
+               seed: int | None = None, log=print) -> list:
+    """One mount per task that serves and has a champion (``required`` ones must)."""
+    from loopwatch.serving.champion import NoChampion
 
-    return champion_source(settings)
+    mounts = []
+    for task in tasks:
+        mount_of = getattr(task, "mount", None) or _frame_mount_of(task)
+        try:
+            mount = mount_of(settings, seed=seed)
+        except NoChampion as exc:
+            if task.name in required:
+                raise
+            log(f"{task.name}: no champion registered, not serving it ({exc})")
+            continue
+        info = mount.source.current().info
+        log(f"{task.name}: serving {info.name} v{info.version}")
+        mounts.append(mount)
+    if not mounts:
+        raise NoChampion("no task has a champion to serve: train and register one first "
+                         "(`loopwatch train --task NAME`)")
+    return mounts
 
 
-def _optional(what: str, wanted: bool | None, log, load):
-    """``load()`` unless ``wanted`` is False; a missing champion is an error only if True."""
-    from loopwatch.serving.predictor import NoChampion
+def _frame_mount_of(task: Any):
+    """A task without routes of its own is served by ``POST /predict/<task>``."""
+    def mount(settings: Settings, *, seed: int | None = None):
+        from loopwatch.serving.frames import frame_mount
 
-    if wanted is False:
-        return None
-    try:
-        source = load()
-    except (NoChampion, FileNotFoundError) as exc:
-        if wanted:
-            raise
-        log(f"no {what} champion registered: not serving one ({exc})")
-        return None
-    info = source.current().info if hasattr(source, "current") else source
-    log(f"also serving the {what} {info.name} v{info.version}")
-    return source
+        params = task.params_model.from_settings(settings)
+        return frame_mount(task.name, holder_for(settings, params.model_name),
+                           settings.params.serving, epsilon=params.epsilon,
+                           sensitive=getattr(task, "sensitive", ()), seed=seed)
+    return mount
 
 
-def serve(settings: Settings, *, model_name: str | None = None, host: str | None = None,
-          port: int | None = None, seed: int | None = None, torch_threads: int = 1,
-          images: bool | None = None, recommender: bool | None = None, log=print) -> None:
+def build_app(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] = (),
+              seed: int | None = None, log=print):
+    from loopwatch.serving.app import create_app
+
+    mounts = mounts_for(settings, tasks, required=required, seed=seed, log=log)
+    return create_app(mounts, open_store(settings), settings.params.serving)
+
+
+def serve(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] = (),
+          host: str | None = None, port: int | None = None, seed: int | None = None,
+          torch_threads: int = 1, log=print) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish and the log is flushed first.
 
     ``torch_threads=1``: a forward pass over 1-100 rows is too small to split
@@ -109,11 +108,9 @@ def serve(settings: Settings, *, model_name: str | None = None, host: str | None
     _log_swaps()
     cfg = settings.params.serving
     host, port = host or cfg.host, port or cfg.port
-    app = build_app(settings, model_name, seed, images=images, recommender=recommender,
-                    log=log)
-    champion = app.state.source.current().info
-    log(f"serving {champion.name} v{champion.version} on http://{host}:{port} "
-        f"(log: {settings.prediction_log_url}, ε={cfg.epsilon}, threshold={cfg.threshold})")
+    app = build_app(settings, tasks, required=required, seed=seed, log=log)
+    log(f"listening on http://{host}:{port} (tasks: {', '.join(app.state.mounts)}; "
+        f"log: {settings.prediction_log_url})")
     # loop/http "auto" pick uvloop and httptools when installed; access logs cost ~10%.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=30)

@@ -13,11 +13,14 @@ def add_commands(app: typer.Typer) -> None:
     def simulate(
         world: str = typer.Argument(
             ..., help="policing | attention | policing-loop | policing-learned | lending "
-                      "(the selective-labels lending loop on the prepared Adult data)"),
+                      "(the selective-labels lending loop on the prepared Adult data) | "
+                      "recommender (the MovieLens loop: retrained model vs random and ideal)"),
         days: int = typer.Option(10_000, help="policing: days per run"),
         runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
         poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
-        generations: int = typer.Option(6, help="lending: retraining generations"),
+        generations: int = typer.Option(None, help="lending (default 6), recommender "
+                                        "(default tasks.recsys.loop.generations): "
+                                        "retraining generations"),
         track: bool = typer.Option(True, help="log params, metrics and plots to MLflow"),
         evidently: bool = typer.Option(
             True, help="policing-loop/-learned, lending: a snapshot per generation in the "
@@ -27,6 +30,9 @@ def add_commands(app: typer.Typer) -> None:
         from loopwatch.simulation import experiments
 
         settings = load_settings()
+        if world == "recommender":
+            _recommender(settings, generations, track)
+            return
         out_dir = settings.state_dir / "simulations"
         loop_args = {}
         if evidently:  # the monitoring workspace, so `loopwatch ui` shows both projects
@@ -48,12 +54,12 @@ def add_commands(app: typer.Typer) -> None:
             from loopwatch.simulation.scenario.world import load_world
 
             world_data = run_step(load_world, settings)  # the prepared Adult splits
-            report = experiments.lending(out_dir, world_data, generations=generations,
+            report = experiments.lending(out_dir, world_data, generations=generations or 6,
                                          **loop_args)
         else:
             console.print(f"[bold red]error:[/] unknown world {world!r}; "
-                          "choose policing, attention, policing-loop, policing-learned "
-                          "or lending")
+                          "choose policing, attention, policing-loop, policing-learned, "
+                          "lending or recommender")
             raise typer.Exit(2)
         typer.echo("\n".join(report.lines()))
         for figure in report.figures:
@@ -64,3 +70,21 @@ def add_commands(app: typer.Typer) -> None:
         if "evidently_snapshots" in report.params:
             typer.echo(f"{report.params['evidently_snapshots']} Evidently snapshots in project "
                        f"'feedback-loop' of {loop_args['workspace']}")
+
+
+def _recommender(settings, generations: int | None, track: bool) -> None:
+    """The recommender loop on the fetched MovieLens (``tasks.recsys.loop`` settings)."""
+    from loopwatch.cli_common import run_step
+    from loopwatch.simulation.recommender import experiment
+    from loopwatch.tasks.recsys.params import RecsysParams
+
+    run, out = run_step(experiment.simulate_settings, settings, generations, track=track)
+    typer.echo("\n".join(run.report.lines()))
+    verdict = "FEEDBACK LOOP SUSPECTED" if run.alert.suspected else "no loop detected"
+    typer.echo(f"alert (model vs random arm): {verdict}")
+    for reason in run.alert.reasons:
+        typer.echo(f"  - {reason}")
+    typer.echo(f"plot: {run.report.figures[0]}")
+    if track:
+        typer.echo(f"MLflow run {out['run_id']}; {out['snapshots']} Evidently snapshots "
+                   f"in project {RecsysParams.from_settings(settings).model_name}-loop")

@@ -151,7 +151,7 @@ def serve_generation(store, predictor, spec, applicants: pd.DataFrame, policy, m
                      sensitive: tuple[str, ...]) -> tuple[lending.Outcomes, list[str]]:
     """Score, decide and log one generation; attach the outcomes the decisions reveal.
     Returns them and the applicants' prediction ids (in applicant order)."""
-    from loopwatch.serving.scoring import build_rows
+    from loopwatch.serving.rows import build_rows
 
     inputs = applicants[list(spec.inputs)]
     proba = np.asarray(predictor.predict_proba(inputs), dtype=np.float64)

@@ -31,6 +31,9 @@ class TaskParams(SectionParams):
     devices: int | str = 1
     strategy: str = "auto"  # "ddp" for several processes
     precision: str | None = None  # None: bf16-mixed on a GPU, 32-true on the CPU
+    # Serving: the share of decisions drawn uniformly at random (exploration), which keeps
+    # every action's propensity above zero so logged outcomes can be re-weighted later.
+    epsilon: float = Field(0.0, ge=0, le=1)
     enable_progress_bar: bool = True
 
 

@@ -30,15 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from loopwatch.monitoring import fairness
-from loopwatch.tasks.tabular.spec import TabularSpec
 
 # Gap names as the monitor reports them; "higher is worse" except the ratio.
 LOWER_IS_WORSE = {fairness.DI}
@@ -170,57 +168,10 @@ def _finite(value) -> bool:
     return value is not None and math.isfinite(float(value))
 
 
-ScoreFn = Callable[[pd.DataFrame], np.ndarray]
-
-
-def positive_scores(model: Any, frame: pd.DataFrame, spec: TabularSpec) -> np.ndarray:
-    """P(positive) for each row from a ``Champion``, a predictor with ``predict_proba``
-    (frame in, (n, 2) out) or a plain function of the input frame ((n, 2) or (n,))."""
-    from loopwatch.serving.predictor import Champion
-
-    inputs = frame[list(spec.inputs)]
-    if isinstance(model, Champion):  # served models score JSON-like records, None = missing
-        records = inputs.astype(object)
-        proba = model.predict_proba(records.where(records.notna(), None).to_dict("records"))
-    elif hasattr(model, "predict_proba"):
-        proba = model.predict_proba(inputs)
-    elif callable(model):
-        proba = model(inputs)
-    else:
-        raise TypeError(f"cannot score with {type(model).__name__}: pass a Champion, a "
-                        "predictor with predict_proba, or a function of a DataFrame")
-    proba = np.asarray(proba, dtype=np.float64)
-    return proba[:, 1] if proba.ndim == 2 else proba
-
-
 def holdout_digest(holdout: pd.DataFrame) -> str:
     """A short content hash of the holdout rows (order-sensitive)."""
     hashed = pd.util.hash_pandas_object(holdout, index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
-
-
-def measure(model: Any, holdout: pd.DataFrame, spec: TabularSpec, threshold: float = 0.5,
-            *, min_group_size: int = 50, n_boot: int = 200, seed: int = 0,
-            model_version: str | None = None) -> GateInput:
-    """Accuracy and the fairness gaps of thresholded predictions on ``holdout``.
-
-    ``threshold`` is the serving policy's (greedy decisions, no exploration): the
-    gate judges what the model would decide. Groups below ``min_group_size`` labelled
-    rows give no gap (None), as in monitoring.
-    """
-    if len(holdout) == 0:
-        raise ValueError("the gate's holdout is empty")
-    y = spec.labels(holdout)
-    pred = (positive_scores(model, holdout, spec) >= threshold).astype(np.int64)
-    gaps: dict[str, dict[str, float | None]] = {}
-    for attribute in spec.sensitive:
-        frame = pd.DataFrame({attribute: holdout[attribute].to_numpy(), "label": y,
-                              "prediction": pred})
-        result = fairness.group_fairness(fairness.cell_counts(frame, attribute), attribute,
-                                         min_group_size, n_boot=n_boot, seed=seed)
-        gaps[attribute] = {name: result.gaps[name].value for name in GAP_NAMES}
-    return GateInput(accuracy=float((pred == y).mean()), gaps=gaps, n_rows=len(holdout),
-                     holdout_digest=holdout_digest(holdout), model_version=model_version)
 
 
 HISTORY_TAG = "loopwatch.alias_history"

@@ -57,13 +57,17 @@ def current_champion(client: MlflowClient, name: str):
         return None
 
 
-def register_and_promote(client: MlflowClient, name: str, model_uri: str, run_id: str,
-                         metric: str, min_delta: float = 0.0) -> Registration:
+def ensure_registered(client: MlflowClient, name: str) -> None:
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="Registered by loopwatch; "
                                        "serving loads the alias 'champion'.")
+
+
+def register_and_promote(client: MlflowClient, name: str, model_uri: str, run_id: str,
+                         metric: str, min_delta: float = 0.0) -> Registration:
+    ensure_registered(client, name)
     candidate_metric = client.get_run(run_id).data.metrics.get(metric)
     if candidate_metric is None:
         raise ValueError(f"run {run_id} has no metric {metric!r}: evaluate the run before "
@@ -86,3 +90,15 @@ def register_and_promote(client: MlflowClient, name: str, model_uri: str, run_id
     client.set_tag(run_id, "registered_model", f"{name}/{version}")
     champion_version = version if decision.promote else champion.version
     return Registration(name, str(version), decision, str(champion_version))
+
+
+def register_challenger(client, name: str, trained) -> str:
+    """A new model version with the ``challenger`` alias; the champion is untouched."""
+    from loopwatch.training.gate import move_alias
+
+    ensure_registered(client, name)
+    version = str(client.create_model_version(name, trained.model_uri,
+                                              run_id=trained.run_id).version)
+    move_alias(client, name, CHALLENGER, version, f"retrained (run {trained.run_id})")
+    client.set_tag(trained.run_id, "registered_model", f"{name}/{version}")
+    return version

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lightning as L
+import numpy as np
 import pandas as pd
 
 Log = Callable[[str], None]
+REFERENCE_ARTIFACT = "monitoring/reference.parquet"  # read back by monitoring.served
+REFERENCE_ROWS = 5000
 
 
 @dataclass
@@ -64,12 +67,13 @@ class TaskRun:
 
 class History(L.Callback):
     """Each epoch's metrics (train and valid together: Lightning validates before the hook),
-    kept for the caller and shown as one progress line per epoch."""
+    kept for the caller, handed to ``sink`` and shown as one progress line per epoch. The
+    one epoch record of every fit, tracked or not."""
 
-    def __init__(self, extras=None, log: Log | None = None) -> None:
+    def __init__(self, extras=None, log: Log | None = None, sink=None) -> None:
         self.rows: list[dict[str, float]] = []
         # not `self.log`: Lightning routes a callback's `log` to the module's metric logging
-        self.extras, self.say = extras, log
+        self.extras, self.say, self.sink = extras, log, sink
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from loopwatch.training.tracking import epoch_row, epoch_step
@@ -77,6 +81,8 @@ class History(L.Callback):
         step = epoch_step(trainer, pl_module)
         row = epoch_row(trainer, pl_module, self.extras)
         self.rows.append({"epoch": float(step), **row})
+        if self.sink is not None:
+            self.sink(self.rows[-1])
         if self.say is not None:
             shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("valid_"))
             self.say(f"epoch {step}: {shown}")
@@ -94,6 +100,19 @@ def fit_built(task: Any, built: Built, params: Any, callbacks: list[Any]) -> Non
     fit(trainer, built.module, built.train, built.valid)
 
 
+def scored_reference(predictor: Any, rows: pd.DataFrame, inputs: list[str],
+                     limit: int = REFERENCE_ROWS) -> pd.DataFrame:
+    """Reference rows (inputs, sensitive attributes, label) with the model's prediction and
+    P(predicted class), as monitoring reads them; a seeded sample of at most ``limit``."""
+    if len(rows) > limit:
+        rows = rows.sample(limit, random_state=0)
+    rows = rows.reset_index(drop=True)
+    out = predictor.predict_frame(rows[inputs])
+    probs = [c for c in out.columns if c.startswith("prob_")]
+    return rows.assign(prediction=out["prediction"].to_numpy(),
+                       score=out[probs].max(axis=1).to_numpy() if probs else np.nan)
+
+
 def timing(seconds: float, epochs: int, samples: int | None, unit: str) -> dict[str, float]:
     """Wall time of the fit (validation included), epochs run and, when the task counts its
     examples, examples per second (``train_images_per_s``...)."""
@@ -101,6 +120,21 @@ def timing(seconds: float, epochs: int, samples: int | None, unit: str) -> dict[
     if samples:
         out[f"train_{unit}_per_s"] = samples * epochs / max(seconds, 1e-9)
     return out
+
+
+def log_inputs(task: Any, splits: Any, params: Any) -> None:
+    """The run's params (named as in params.yaml, plus what the task says of its splits) and
+    the provenance of its training labels (rows per origin and the decision-dependent
+    share: the first feedback-loop metric, for every task that knows its origins)."""
+    import mlflow
+
+    from loopwatch.training import tracking
+
+    mlflow.log_params({**tracking.task_params(params),
+                       **dict(getattr(task, "describe", lambda s: {})(splits))})
+    origins = getattr(task, "provenance", lambda s: None)(splits)
+    if origins is not None:
+        mlflow.log_metrics(tracking.provenance_metrics(origins))
 
 
 def log_evaluation(evaluation: Evaluation) -> None:
@@ -157,11 +191,7 @@ def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = No
     with mlflow.start_run(run_name=run_name or f"train-{params.model_name}",
                           tags=run_tags) as run:
         run_id = run.info.run_id
-        mlflow.log_params({**tracking.task_params(params),
-                           **dict(getattr(task, "describe", lambda s: {})(splits))})
-        origins = getattr(task, "provenance", lambda s: None)(splits)
-        if origins is not None:
-            mlflow.log_metrics(tracking.provenance_metrics(origins))
+        log_inputs(task, splits, params)
         L.seed_everything(params.seed, workers=True, verbose=False)
         built = task.build(splits, params)
         extras = getattr(task, "epoch_extras", None)
@@ -175,9 +205,13 @@ def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = No
         best = best_epoch(history.rows, getattr(task, "monitor", None))
         evaluation.metrics.update({**best, **timing(seconds, len(history.rows), built.samples,
                                                     getattr(task, "sample_unit", "rows"))})
+        example = task.example(splits)
+        rows_of = getattr(task, "reference_rows", None)
+        if rows_of is not None:  # what the served model will be compared with
+            evaluation.frames[REFERENCE_ARTIFACT] = scored_reference(predictor, rows_of(splits),
+                                                                     list(example.columns))
         log_evaluation(evaluation)
-        info = log_model(predictor, task.example(splits),
-                         **dict(getattr(task, "model_options", {})))
+        info = log_model(predictor, example, **dict(getattr(task, "model_options", {})))
     out = TaskRun(run_id, info.model_uri, evaluation.metrics, history.rows,
                   run.info.experiment_id, best, lineage[tracking.TAG_DATA])
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(evaluation.metrics.items())[:4]

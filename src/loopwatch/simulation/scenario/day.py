@@ -48,8 +48,8 @@ def serve_day(settings: Settings, world: World, champion, store, day: int) -> Se
     A day whose scored file already exists is not scored again (a re-run after a crash
     must not log the same applicants twice).
     """
-    from loopwatch.serving.batch import score_file
     from loopwatch.serving.policy import DecisionPolicy
+    from loopwatch.tasks.tabular.batch import score_file
 
     params = ScenarioParams.from_settings(settings)
     applicants = world.applicants(day)

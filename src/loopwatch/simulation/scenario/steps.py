@@ -56,7 +56,7 @@ def has_champion(settings: Settings) -> bool:
 
 
 def _champion(settings: Settings):
-    from loopwatch.serving.predictor import load_version
+    from loopwatch.tasks.tabular.champion import load_version
     from loopwatch.training.registry import CHAMPION, current_champion
     from loopwatch.training.tracking import configure
 
@@ -83,7 +83,7 @@ def score_day(settings: Settings, day: int) -> ScoredDay:
 
 def monitor_day(settings: Settings, day: int) -> MonitoredDay:
     """The monitoring run of ``day``'s window (scenario calendar) and the policy's decision."""
-    from loopwatch.monitoring.window import monitor_window
+    from loopwatch.tasks.tabular.monitor import monitor_window
 
     return _monitored(day, monitor_window(settings, "1d",
                                           end=day_end(ScenarioParams.from_settings(settings), day)))
@@ -91,7 +91,7 @@ def monitor_day(settings: Settings, day: int) -> MonitoredDay:
 
 def monitor_recent(settings: Settings, window: str) -> MonitoredDay:
     """The last ``window`` of wall-clock time (deployments monitor live traffic)."""
-    from loopwatch.monitoring.window import monitor_window
+    from loopwatch.tasks.tabular.monitor import monitor_window
 
     return _monitored(None, monitor_window(settings, window))
 
@@ -108,7 +108,7 @@ def _monitored(day: int | None, outcome) -> MonitoredDay:
 
 def apply_dashboards(settings: Settings) -> int:
     """The panels of ``dashboards/*.py`` on the model's Evidently project (0: none defined)."""
-    from loopwatch.monitoring.window import apply_dashboards as apply
+    from loopwatch.tasks.tabular.monitor import apply_dashboards as apply
 
     if not (settings.root / "dashboards").is_dir():
         return 0
@@ -154,8 +154,9 @@ def retrain(settings: Settings, day: int, reason: str) -> st.GenerationRecord:
 
     from loopwatch.feedback import read_feedback_rows, retraining_rows
     from loopwatch.monitoring.window import TAG_REFERENCE_WINDOW
+    from loopwatch.tasks.tabular.gate import gate_and_promote
     from loopwatch.tasks.tabular.pipeline import train_logged
-    from loopwatch.training.retrain import gate_and_promote, register_challenger
+    from loopwatch.training.registry import register_challenger
     from loopwatch.training.tracking import configure
 
     params = ScenarioParams.from_settings(settings)

@@ -86,48 +86,19 @@ def add_commands(app: typer.Typer) -> None:
                    f"{out.metrics['train_seconds']:.0f} s training"
                    + (f"; registered {params.model_name}/{out.version}" if out.version else ""))
 
-    @app.command()
-    def predict(
-        image: Path = typer.Argument(..., help="A PNG or JPEG file."),
-        model: str = typer.Option(None, help="Registered image model (default: "
-                                  "tasks.images.model_name)."),
-        top: int = typer.Option(1, help="Show the top-k classes."),
-    ) -> None:
-        """Classify one image with models:/NAME@champion: prints class and probability."""
-        cpu_friendly_threads()
-        from loopwatch.tasks.images.monitoring import load_champion
-
-        champion = run_step(load_champion, load_settings(), model)
-        pred = run_step(champion.predictor.predict_bytes, [image.read_bytes()])
-        proba = pred.proba[0]
-        for i in proba.argsort()[::-1][:max(1, top)]:
-            typer.echo(f"{champion.predictor.classes[i]}\t{proba[i]:.4f}")
-
     @images.command("serve")
     def serve(
-        model: str = typer.Option(None, help="Registered image model."),
         host: str = typer.Option(None, help="Interface (default: serving.host)."),
         port: int = typer.Option(None, help="Port (default: serving.port)."),
     ) -> None:
-        """Serve the image champion: POST /predict/image (PNG/JPEG), logged like tabular."""
+        """Serve the image champion: POST /predict/image (PNG/JPEG), logged like tabular
+        (the same as `loopwatch serve --task images`)."""
         cpu_friendly_threads()
-        import uvicorn
+        from loopwatch.serving.server import serve as run_server
+        from loopwatch.tasks.images.task import ImagesTask
 
-        from loopwatch.serving.image_app import create_image_app, load_image_version
-        from loopwatch.serving.predictor import ChampionHolder
-        from loopwatch.serving.server import open_store
-        from loopwatch.tasks.images.monitoring import load_champion
-
-        settings = load_settings()
-        cfg = settings.params.serving
-        name = run_step(load_champion, settings, model).info.name  # fail fast without one
-        holder = ChampionHolder(settings.tracking_uri, name, loader=load_image_version,
-                                poll_interval=cfg.reload_interval_s)
-        holder.refresh()
-        app_ = create_image_app(holder, open_store(settings), cfg)
-        console.print(f"serving {name} v{holder.current().info.version} on "
-                      f"http://{host or cfg.host}:{port or cfg.port}/predict/image")
-        uvicorn.run(app_, host=host or cfg.host, port=port or cfg.port, log_level="warning")
+        run_step(run_server, load_settings(), [ImagesTask()], required=["images"], host=host,
+                 port=port, log=console.print)
 
     @images.command("monitor")
     def monitor(

@@ -28,7 +28,7 @@ from loopwatch.tasks.images.data import ImageSplits
 from loopwatch.tasks.images.module import ImageClassifier, Stage, discriminative_lrs
 from loopwatch.tasks.images.nets import NetConfig, as_tensor, build_net
 from loopwatch.tasks.images.params import ImageParams
-from loopwatch.training.run import Built
+from loopwatch.training.run import Built, History
 from loopwatch.training.trainer import build_trainer, fit
 
 EpochSink = Callable[[dict[str, float]], None]
@@ -53,7 +53,7 @@ class ImageFitResult:
 
 def make_loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
                 num_workers: int = 0) -> DataLoader:
-    # Whole index batches sliced from in-memory tensors (as in training/fit.py): fetching
+    # Whole index batches sliced from in-memory tensors (as in the tabular fit): fetching
     # item by item and collating would cost more than the small CNN's forward pass.
     dataset = TensorDataset(as_tensor(x), torch.from_numpy(y))
     order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
@@ -76,23 +76,6 @@ def net_config(splits: ImageSplits, params: ImageParams) -> NetConfig:
     channels = 1 if splits.train_x.ndim == 3 else splits.train_x.shape[-1]
     return NetConfig(arch=params.arch, n_classes=len(splits.classes), in_channels=channels,
                      input_size=params.input_size, mean=mean, std=std)
-
-
-class EpochHistory(L.Callback):
-    """Each epoch's metrics with a global epoch number across stages, sent to ``sink``."""
-
-    def __init__(self, sink: EpochSink | None = None):
-        self.rows: list[dict[str, float]] = []
-        self.sink = sink
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: ImageClassifier) -> None:
-        # Lightning validates before this hook, so the row holds train and valid metrics.
-        row = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        row["epoch"] = float(pl_module.epoch_offset + trainer.current_epoch)
-        row.update(epoch_extras(trainer, pl_module))
-        self.rows.append(row)
-        if self.sink is not None:
-            self.sink(row)
 
 
 def run_stage(module: ImageClassifier, stage: Stage, train: DataLoader, valid: DataLoader,
@@ -160,7 +143,7 @@ def fit_images(splits: ImageSplits, params: ImageParams, sink: EpochSink | None 
     """Train ``params.arch`` on the splits outside a tracked run (benchmarks, drift demos)."""
     L.seed_everything(params.seed, workers=True, verbose=False)
     built = build_images(splits, params)
-    history = EpochHistory(sink)
+    history = History(epoch_extras, sink=sink)
     started = time.perf_counter()
     run_schedule(built, params, [history, *(callbacks or [])])
     seconds = time.perf_counter() - started

@@ -15,15 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from loopwatch.monitoring.frame import EMBEDDING_PREFIX
 from loopwatch.tasks.images.stats import COLUMNS, image_stats
 
-EMBEDDING_PREFIX = "emb_"
 EMBEDDING_DECIMALS = 4  # logged JSON stays ~6 characters a dimension
-
-
-def embedding_columns(frame: pd.DataFrame) -> list[str]:
-    cols = [c for c in frame.columns if c.startswith(EMBEDDING_PREFIX)]
-    return sorted(cols, key=lambda c: int(c[len(EMBEDDING_PREFIX):]))
 
 
 def image_frame(embeddings: np.ndarray, pixels: np.ndarray,

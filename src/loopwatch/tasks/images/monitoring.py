@@ -31,8 +31,8 @@ class ImageMonitorOutcome:
 
 
 def load_champion(settings: Settings, model_name: str | None = None):
-    from loopwatch.serving.image_app import load_image_version
-    from loopwatch.serving.predictor import ChampionHolder
+    from loopwatch.serving.champion import ChampionHolder
+    from loopwatch.tasks.images.routes import load_image_version
 
     name = model_name or ImageParams.from_settings(settings).model_name
     holder = ChampionHolder(settings.tracking_uri, name, poll_interval=None,
@@ -98,12 +98,12 @@ def drift_demo(settings: Settings, n: int = 300, seed: int = 0, model_name: str 
     """Score ``n`` clean and ``n`` drifted test images (Fashion-MNIST unless ``splits`` are
     given) with the champion, log them like the service does (source ``demo``), read them
     back and check drift against the champion's reference."""
-    from loopwatch.serving.image_app import decode_uploads, image_rows
-    from loopwatch.serving.scoring import new_id
+    from loopwatch.serving.rows import new_id
     from loopwatch.serving.server import open_store
     from loopwatch.tasks.images import data, traffic
     from loopwatch.tasks.images.decode import encode_png
     from loopwatch.tasks.images.monitor_frame import frame_from_log, log_inputs
+    from loopwatch.tasks.images.routes import decode_uploads, image_rows
 
     champion = load_champion(settings, model_name)
     reference = champion_reference(settings, champion)

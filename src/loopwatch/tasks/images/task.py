@@ -89,6 +89,24 @@ class ImagesTask:
 
         return pd.DataFrame({"image": [encode_png(p) for p in splits.test_x[:2]]})
 
+    def predict_file(self, settings, path, model_name: str | None = None):
+        """``loopwatch predict IMAGE --task images``: class probabilities of one PNG/JPEG."""
+        from loopwatch.tasks.images.monitoring import load_champion
+
+        champion = load_champion(settings, model_name)
+        proba = champion.predictor.predict_bytes([path.read_bytes()]).proba[0]
+        return pd.DataFrame({"class": champion.predictor.classes, "probability": proba}
+                            ).sort_values("probability", ascending=False, ignore_index=True)
+
+    def mount(self, settings, *, seed: int | None = None):
+        """``POST /predict/image`` and ``GET /model/image`` over the champion, hot-reloaded."""
+        from loopwatch.serving.server import holder_for
+        from loopwatch.tasks.images.routes import images_mount, load_image_version
+
+        params = ImageParams.from_settings(settings)
+        holder = holder_for(settings, params.model_name, load_image_version)
+        return images_mount(holder, settings.params.serving, epsilon=params.epsilon, seed=seed)
+
 
 def train(settings, params: ImageParams | None = None, splits=None, *, register: bool = True,
           log=print):

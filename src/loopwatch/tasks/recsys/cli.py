@@ -42,25 +42,12 @@ def add_commands(app: typer.Typer) -> None:
             verdict = "promoted to champion" if out.promoted else "kept as challenger"
             typer.echo(f"registered v{out.version}: {verdict} — {out.reason}")
 
-    @recsys.command("simulate")
-    def simulate(
-        generations: int = typer.Option(None, help="Retraining rounds (recsys.loop)."),
-        track: bool = typer.Option(True, help="Log to MLflow and the Evidently workspace."),
-    ) -> None:
-        """The recommender feedback loop: retrained model vs random and ideal arms."""
-        from loopwatch.tasks.recsys import experiment
-
-        settings = load_settings()
-        run, out = run_step(experiment.simulate_settings, settings, generations, track=track)
-        typer.echo("\n".join(run.report.lines()))
-        verdict = "FEEDBACK LOOP SUSPECTED" if run.alert.suspected else "no loop detected"
-        typer.echo(f"alert (model vs random arm): {verdict}")
-        for reason in run.alert.reasons:
-            typer.echo(f"  - {reason}")
-        typer.echo(f"plot: {run.report.figures[0]}")
-        if track:
-            typer.echo(f"MLflow run {out['run_id']}; {out['snapshots']} Evidently snapshots "
-                       f"in project {RecsysParams.from_settings(settings).model_name}-loop")
+    @recsys.command("simulate", hidden=True)
+    def simulate() -> None:
+        """Moved: `loopwatch simulate recommender` (the simulations live apart from tasks)."""
+        console.print("[bold red]error:[/] this command moved: run `loopwatch simulate "
+                      "recommender [--generations N] [--no-track]`")
+        raise typer.Exit(2)
 
     @recsys.command("serve")
     def serve(
@@ -68,18 +55,13 @@ def add_commands(app: typer.Typer) -> None:
         port: int = typer.Option(8002, help="Port."),
     ) -> None:
         """Serve GET /recommend/{user}?k=10 from models:/NAME@champion."""
-        import uvicorn
+        from loopwatch.serving.server import serve as run_server
+        from loopwatch.tasks.recsys.task import RecsysTask
 
-        from loopwatch.serving.recommend_app import champion_source, create_recommend_app
-        from loopwatch.serving.server import open_store
-
-        settings = load_settings()
-        source = run_step(champion_source, settings)
-        console.print(f"recommending with {source.name} v{source.version} on "
-                      f"http://{host}:{port} (every shown item is logged to "
-                      f"{settings.prediction_log_url}; ratings via POST /feedback)")
-        app_ = create_recommend_app(source, open_store(settings), params=settings.params.serving)
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        console.print("(the same as `loopwatch serve --task recsys`; every shown item is "
+                      "logged, ratings come back through POST /feedback)")
+        run_step(run_server, load_settings(), [RecsysTask()], required=["recsys"], host=host,
+                 port=port, log=console.print)
 
     @recsys.command("monitor")
     def monitor(

@@ -27,7 +27,7 @@ from torch.utils.data import (
 from loopwatch.tasks.recsys.model import CollabConfig, CollabRegressor
 from loopwatch.tasks.recsys.params import RecsysParams
 from loopwatch.tasks.recsys.predictor import CollabPredictor, IdIndex, seen_items
-from loopwatch.training.run import Built
+from loopwatch.training.run import Built, History
 from loopwatch.training.trainer import build_trainer, fit
 
 
@@ -105,7 +105,7 @@ def fit_collab(
     L.seed_everything(params.seed, workers=True, verbose=False)
     built = build_collab(train, valid, params, user_ids=user_ids, item_ids=item_ids,
                          weights=weights)
-    history = _History()
+    history = History()
     fit_built(built, params, [history, *(callbacks or [])], max_epochs=max_epochs, quiet=quiet)
     return CollabFit(collab_predictor(built, train), built.module, history.rows)
 
@@ -138,17 +138,6 @@ def _lightning_level(quiet: bool):
     finally:
         for logger, level in zip(loggers, before, strict=True):
             logger.setLevel(level)
-
-
-class _History(L.Callback):
-    """Each epoch's metrics, collected after validation (train and valid together)."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        row = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        self.rows.append({"epoch": float(trainer.current_epoch), **row})
 
 
 def rmse(pred: np.ndarray, truth: np.ndarray) -> float:

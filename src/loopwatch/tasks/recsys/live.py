@@ -33,7 +33,7 @@ SLATE_COLUMNS = ["prediction_id", "timestamp", "model_version", "request_id", "u
 
 def read_slates(store, model_name: str, start=None, end=None) -> pd.DataFrame:
     """Shown items of ``model_name`` in ``[start, end)`` with their rating (NaN if none yet)."""
-    from loopwatch.serving.recommend_app import SHOWN
+    from loopwatch.tasks.recsys.routes import SHOWN
 
     frame = store.read(start, end, model_name=model_name)
     if frame.empty:
@@ -107,7 +107,7 @@ def monitor_live(settings, start: datetime | None = None, end: datetime | None =
 
     from loopwatch.monitoring.window import parse_window
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.serving.recommend_app import champion_source
+    from loopwatch.tasks.recsys.routes import champion_source
     from loopwatch.training import tracking
 
     p = RecsysParams.from_settings(settings)
@@ -120,8 +120,9 @@ def monitor_live(settings, start: datetime | None = None, end: datetime | None =
         slates = read_slates(store, name, start, end)
     finally:
         store.close()
-    source = champion_source(settings, name)  # the catalogue and the data it trained on
-    predictor, version = source.predictor, source.version
+    # the catalogue and the data it trained on
+    champion = champion_source(settings, name, poll=False).current()
+    predictor, version = champion.predictor, champion.info.version
     metrics = window_metrics(slates, predictor, p.relevant_rating)
     snapshots = _snapshots(settings, name, slates, predictor, metrics, end)
     tracking.configure(settings)

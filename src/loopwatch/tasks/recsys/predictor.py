@@ -78,26 +78,23 @@ class CollabPredictor:
                              "score": scores[top], "rank": np.arange(1, len(top) + 1)})
 
     def slate(self, user: int, k: int, epsilon: float, rng: np.random.Generator) -> pd.DataFrame:
-        """The served slate: the top-k, or with probability ``epsilon`` k uniformly random
-        unseen items (exploration). Each item carries its propensity, the probability this
-        policy shows it: (1 - ε)·[in top-k] + ε·k/|unseen| (the loop simulation's rule)."""
+        """The served slate (``serving.policy.decide_slate``): the top-k unseen items, or with
+        probability ``epsilon`` k uniformly random unseen ones, each with its propensity."""
+        from loopwatch.serving.policy import decide_slate
+
         top = self.recommend(user, k)
         ids = np.asarray(self.items.ids)
         unseen = ids[~np.isin(ids, self.seen.get(int(user), []))]
-        explore = bool(rng.random() < epsilon)
-        if explore:
-            pick = rng.choice(unseen, size=min(k, len(unseen)), replace=False)
+        chosen = decide_slate(top["item_id"].to_numpy(), unseen, epsilon, rng)
+        if chosen.explored:
             scores = dict(zip(ids, self.score_matrix([user])[0], strict=True))
-            top_ids = set(top["item_id"])
-            slate = pd.DataFrame({"item_id": pick,
-                                  "title": [self.titles.get(int(i), "") for i in pick],
-                                  "score": [scores[i] for i in pick],
-                                  "rank": np.arange(1, len(pick) + 1)})
-            in_top = slate["item_id"].isin(top_ids).to_numpy()
+            slate = pd.DataFrame({"item_id": chosen.items,
+                                  "title": [self.titles.get(int(i), "") for i in chosen.items],
+                                  "score": [scores[i] for i in chosen.items],
+                                  "rank": np.arange(1, len(chosen.items) + 1)})
         else:
-            slate, in_top = top, np.ones(len(top), dtype=bool)
-        propensity = (1 - epsilon) * in_top + epsilon * k / max(len(unseen), 1)
-        return slate.assign(propensity=np.minimum(propensity, 1.0), exploration=explore)
+            slate = top
+        return slate.assign(propensity=chosen.propensity, exploration=chosen.explored)
 
     def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The pyfunc contract: (user_id, item_id) rows -> a ``rating`` column."""

@@ -63,6 +63,13 @@ class RecsysTask:
     def example(self, splits: RecsysSplits) -> pd.DataFrame:
         return splits.parts["train"][["user_id", "item_id"]].head(5)
 
+    def mount(self, settings, *, seed: int | None = None):
+        """``GET /recommend/{user}`` over the champion, hot-reloaded."""
+        from loopwatch.tasks.recsys.routes import champion_source, recsys_mount
+
+        params = RecsysParams.from_settings(settings)
+        return recsys_mount(champion_source(settings), epsilon=params.epsilon, seed=seed)
+
 
 def train(settings, *, register: bool = True):
     """Fit on the train split, evaluate on test, log everything to MLflow, register (through

@@ -22,7 +22,7 @@ from loopwatch.tasks.tabular.params import TabularParams
 from loopwatch.tasks.tabular.predictor import TabularPredictor
 from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
 from loopwatch.tasks.tabular.spec import TabularSpec
-from loopwatch.training.run import Built
+from loopwatch.training.run import Built, History, best_epoch
 from loopwatch.training.trainer import build_trainer
 from loopwatch.training.trainer import fit as fit_module
 from loopwatch.training.weights import ips_weights
@@ -116,27 +116,8 @@ def fit_tabular(
     """Fit outside a tracked run (the lending simulation retrains many models this way)."""
     L.seed_everything(params.seed, workers=True, verbose=False)
     built = build_tabular(spec, train, valid, params, checkpoint_dir)
-    history = _History()
+    history = History()
     trainer = fit_built(built, params, [history, *(callbacks or [])])
-    best = history.best(MONITOR)
+    best = best_epoch(history.rows, (MONITOR, "max"))
     return FitResult(predictor_of(built), built.module, best, trainer.current_epoch,
                      built.state["ckpt"].best_model_path or None, history.rows)
-
-
-class _History(L.Callback):
-    """Keeps each epoch's metrics so the caller can report the best epoch's values."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:
-            row = {k: float(v) for k, v in trainer.callback_metrics.items()}
-            self.rows.append({"epoch": float(trainer.current_epoch), **row})
-
-    def best(self, key: str) -> dict[str, float]:
-        scored = [r for r in self.rows if key in r]
-        if not scored:
-            return {}
-        top = max(scored, key=lambda r: r[key])
-        return {f"best_{k}": v for k, v in top.items() if k.startswith("valid_") or k == "epoch"}

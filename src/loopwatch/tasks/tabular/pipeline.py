@@ -83,8 +83,8 @@ def evaluate(settings: Settings) -> dict[str, float]:
     """Score the logged model (as MLflow loads it) on the test split; log to its run."""
     import mlflow
 
+    from loopwatch.tasks.tabular.evaluate import evaluate_predictions
     from loopwatch.training import tracking
-    from loopwatch.training.evaluate import evaluate_predictions
 
     run = read_output(settings, RUN_FILE)
     spec, splits = tabular.read_splits(prepared_dir(settings))

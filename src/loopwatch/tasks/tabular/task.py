@@ -63,7 +63,7 @@ class TabularTask:
 
         if "test" not in splits.frames:  # a retrain is judged by the gate on its holdout
             return Evaluation({})
-        from loopwatch.training.evaluate import evaluate_predictions
+        from loopwatch.tasks.tabular.evaluate import evaluate_predictions
         from loopwatch.training.tracking import confusion_matrix_figure
 
         spec, test = splits.spec, splits.frames["test"]
@@ -78,6 +78,14 @@ class TabularTask:
 
     def example(self, splits: TabularSplits) -> pd.DataFrame:
         return splits.frames["train"][list(splits.spec.inputs)].head(5)
+
+    def mount(self, settings, *, seed: int | None = None):
+        """``POST /predict`` and ``GET /model`` over the champion, hot-reloaded."""
+        from loopwatch.tasks.tabular.routes import champion_holder, tabular_mount
+
+        params = TabularParams.from_settings(settings)
+        return tabular_mount(champion_holder(settings), settings.params.serving,
+                             epsilon=params.epsilon, seed=seed)
 
 
 def checkpoint_dir(settings) -> Path:

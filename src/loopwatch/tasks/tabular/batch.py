@@ -23,9 +23,9 @@ import pandas as pd
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.serving.predictor import Champion
-from loopwatch.serving.schemas import InputSchema
-from loopwatch.serving.scoring import build_rows, new_id
+from loopwatch.serving.rows import build_rows, new_id
+from loopwatch.tasks.tabular.champion import Champion
+from loopwatch.tasks.tabular.schemas import InputSchema
 
 FORMATS = (".csv", ".parquet")
 

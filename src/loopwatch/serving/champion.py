@@ -1,15 +1,18 @@
-"""The served model: load ``models:/NAME@champion``, hold it, swap it when the alias moves.
+"""The served model of any task: load ``models:/NAME@champion``, hold it, swap it when the
+alias moves.
 
-A ``Champion`` is an immutable snapshot (model + metadata + input schema +
-fast encoder). Requests read ``source.current()`` once and use that snapshot
-to the end, so swapping the holder's reference (an atomic assignment) never
-disturbs a request in flight: the old model lives until its last request ends.
+A champion is an immutable snapshot (the task's predictor plus its lineage, and whatever
+the task derives from it, such as an input schema). Requests read ``source.current()``
+once and use that snapshot to the end, so swapping the holder's reference (an atomic
+assignment) never disturbs a request in flight: the old model lives until its last
+request ends.
 
-``ChampionHolder`` resolves the alias through ``MlflowClient`` and loads the
-*version* it points to (not the alias, which could move between the two
-calls). It re-checks the alias every ``poll_interval`` seconds on a daemon
-thread and on demand (``refresh``, behind POST /admin/reload); a failed check
-or load keeps the current model and is reported in ``last_error``.
+``ChampionHolder`` resolves the alias through ``MlflowClient`` and loads the *version* it
+points to (not the alias, which could move between the two calls) with the task's
+``loader`` (default: the plain ``LoadedModel``). It re-checks the alias every
+``poll_interval`` seconds on a daemon thread and on demand (``refresh``, behind
+``POST /admin/reload``); a failed check or load keeps the current model and is reported
+in ``last_error``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-
-import numpy as np
-
-from loopwatch.serving.schemas import InputSchema
-from loopwatch.serving.scoring import RecordEncoder, make_encoder, predict_proba
 
 log = logging.getLogger(__name__)
 CHAMPION = "champion"  # = loopwatch.training.registry.CHAMPION (not imported: keeps mlflow lazy)
@@ -47,30 +45,10 @@ class ModelInfo:
     loaded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
 
-@dataclass(frozen=True)
-class Champion:
-    info: ModelInfo
-    predictor: Any  # TabularPredictor or anything with .spec and .predict_proba(DataFrame)
-    schema: InputSchema
-    encoder: RecordEncoder | None = None
-
-    @classmethod
-    def build(cls, info: ModelInfo, predictor, signature=None) -> Champion:
-        return cls(info, predictor, InputSchema.from_model(predictor.spec, signature),
-                   make_encoder(predictor))
-
-    @property
-    def spec(self):
-        return self.predictor.spec
-
-    def predict_proba(self, records) -> np.ndarray:
-        return predict_proba(self.predictor, self.encoder, records)
-
-
 class PredictorSource(Protocol):
     """What the app needs from a model holder (``ChampionHolder``, ``StaticSource``)."""
 
-    def current(self) -> Champion: ...
+    def current(self) -> Any: ...
     def refresh(self) -> bool: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
@@ -79,10 +57,10 @@ class PredictorSource(Protocol):
 class StaticSource:
     """A fixed model: tests, and serving a model that is not in a registry."""
 
-    def __init__(self, champion: Champion | None):
+    def __init__(self, champion: Any | None):
         self.champion, self.last_error = champion, None
 
-    def current(self) -> Champion:
+    def current(self) -> Any:
         if self.champion is None:
             raise NoChampion("no model is loaded")
         return self.champion
@@ -97,45 +75,65 @@ class StaticSource:
         pass
 
 
-def load_version(tracking_uri: str, name: str, version: str, alias: str | None = CHAMPION
-                 ) -> Champion:
-    """Load one registered model version (a ``TabularPyfunc``) with its lineage."""
+def loader_requiring(method: str, what: str) -> Callable[..., LoadedModel]:
+    """A ``load_logged`` that refuses a registered model whose predictor lacks ``method``
+    (a task's routes then never get another task's model under the same name)."""
+    def load(tracking_uri: str, name: str, version: str, alias: str | None = CHAMPION
+             ) -> LoadedModel:
+        loaded = load_logged(tracking_uri, name, version, alias)
+        if not hasattr(loaded.predictor, method):
+            raise TypeError(f"{loaded.info.model_uri} is not a loopwatch {what} "
+                            f"(its predictor has no {method})")
+        return loaded
+    return load
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version as loaded: its lineage, the predictor inside the pyfunc,
+    and the signature MLflow recorded (tasks build their own champion from it)."""
+
+    info: ModelInfo
+    predictor: Any
+    signature: Any = None
+
+
+def load_logged(tracking_uri: str, name: str, version: str, alias: str | None = CHAMPION
+                ) -> LoadedModel:
+    """Load one registered model version (the loopwatch pyfunc) with its lineage."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri)
     mv = client.get_model_version(name, version)
-    data_hash = None
-    if mv.run_id:
-        data_hash = client.get_run(mv.run_id).data.tags.get(TAG_DATA)
+    data_hash = client.get_run(mv.run_id).data.tags.get(TAG_DATA) if mv.run_id else None
     uri = f"models:/{name}/{version}"
     with tempfile.TemporaryDirectory(prefix="loopwatch-model-") as tmp:
         # download_artifacts takes the tracking URI: no process-wide mlflow state is touched.
         local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp,
                                                     tracking_uri=tracking_uri)
         model = mlflow.pyfunc.load_model(local)
-    inner = model.unwrap_python_model()
-    predictor = getattr(inner, "predictor", None)
-    if predictor is None or not hasattr(predictor, "spec"):
-        raise TypeError(f"{uri} is not a loopwatch tabular model (no TabularPredictor inside)")
+    predictor = getattr(model.unwrap_python_model(), "predictor", None)
+    if predictor is None:
+        raise TypeError(f"{uri} is not a loopwatch model (no predictor inside its pyfunc)")
     info = ModelInfo(name, str(version), alias, mv.run_id, data_hash, uri)
-    return Champion.build(info, predictor, model.metadata.signature)
+    return LoadedModel(info, predictor, model.metadata.signature)
 
 
 class ChampionHolder:
     def __init__(self, tracking_uri: str, name: str, alias: str = CHAMPION,
                  poll_interval: float | None = 5.0,
-                 loader: Callable[..., Champion] = load_version):
+                 loader: Callable[..., Any] = load_logged):
         self.tracking_uri, self.name, self.alias = tracking_uri, name, alias
         self.poll_interval, self.loader = poll_interval, loader
-        self._champion: Champion | None = None
+        self._champion: Any | None = None
         self._lock = threading.Lock()  # one resolve+load at a time (poller vs admin reload)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client = None  # created on first use: no mlflow import before it is needed
         self.last_error: str | None = None
 
-    def current(self) -> Champion:
+    def current(self) -> Any:
         champion = self._champion  # one read: the snapshot this request will use throughout
         if champion is None:
             raise NoChampion(f"no version of {self.name!r} with alias {self.alias!r} is loaded"

@@ -1,44 +1,73 @@
-"""Registering a retrained challenger, and the promotion gate around it.
+"""The tabular task's side of the promotion gate: measure a binary model's accuracy and
+fairness gaps on the gate's holdout, and run the champion/challenger decision.
 
-The challenger is trained through the one training path (``training.run.train_task``), so
-its run carries the same params, per-epoch metrics, lineage tags (git commit, the DVC hash
-of ``data/`` it trained on, params hash), provenance counts and the model as a pyfunc.
-
-``gate_and_promote`` judges a registered challenger against the champion on one
-fresh holdout (``gate.py``: accuracy AND fairness), logs both models' numbers, the
-decision and its reasons to the challenger's run and model version, and moves the
-``champion`` alias only when the gate says so, with the move in the audit trail.
+The rule itself (accuracy AND every fairness gap, with the paired bootstrap's noise
+allowance) is ``training.gate``; this module measures a tabular model for it, logs both
+models' numbers, the decision and its reasons to the challenger's run and model version,
+and moves the ``champion`` alias only when the gate says so, with the move in the audit
+trail.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from loopwatch.config import Settings
+from loopwatch.monitoring import fairness
 from loopwatch.tasks.tabular.spec import TabularSpec
+from loopwatch.training.gate import GAP_NAMES, GateInput, holdout_digest
+
+ScoreFn = Callable[[pd.DataFrame], np.ndarray]
 
 
-def register_challenger(client, name: str, trained) -> str:
-    """A new model version with the ``challenger`` alias; the champion is untouched."""
-    from mlflow.exceptions import MlflowException
+def positive_scores(model: Any, frame: pd.DataFrame, spec: TabularSpec) -> np.ndarray:
+    """P(positive) for each row from a ``Champion``, a predictor with ``predict_proba``
+    (frame in, (n, 2) out) or a plain function of the input frame ((n, 2) or (n,))."""
+    from loopwatch.tasks.tabular.champion import Champion
 
-    from loopwatch.training.gate import move_alias
-    from loopwatch.training.registry import CHALLENGER
+    inputs = frame[list(spec.inputs)]
+    if isinstance(model, Champion):  # served models score JSON-like records, None = missing
+        records = inputs.astype(object)
+        proba = model.predict_proba(records.where(records.notna(), None).to_dict("records"))
+    elif hasattr(model, "predict_proba"):
+        proba = model.predict_proba(inputs)
+    elif callable(model):
+        proba = model(inputs)
+    else:
+        raise TypeError(f"cannot score with {type(model).__name__}: pass a Champion, a "
+                        "predictor with predict_proba, or a function of a DataFrame")
+    proba = np.asarray(proba, dtype=np.float64)
+    return proba[:, 1] if proba.ndim == 2 else proba
 
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="Registered by loopwatch; "
-                                       "serving loads the alias 'champion'.")
-    version = str(client.create_model_version(name, trained.model_uri,
-                                              run_id=trained.run_id).version)
-    move_alias(client, name, CHALLENGER, version, f"retrained (run {trained.run_id})")
-    client.set_tag(trained.run_id, "registered_model", f"{name}/{version}")
-    return version
+
+def measure(model: Any, holdout: pd.DataFrame, spec: TabularSpec, threshold: float = 0.5,
+            *, min_group_size: int = 50, n_boot: int = 200, seed: int = 0,
+            model_version: str | None = None) -> GateInput:
+    """Accuracy and the fairness gaps of thresholded predictions on ``holdout``.
+
+    ``threshold`` is the serving policy's (greedy decisions, no exploration): the
+    gate judges what the model would decide. Groups below ``min_group_size`` labelled
+    rows give no gap (None), as in monitoring.
+    """
+    if len(holdout) == 0:
+        raise ValueError("the gate's holdout is empty")
+    y = spec.labels(holdout)
+    pred = (positive_scores(model, holdout, spec) >= threshold).astype(np.int64)
+    gaps: dict[str, dict[str, float | None]] = {}
+    for attribute in spec.sensitive:
+        frame = pd.DataFrame({attribute: holdout[attribute].to_numpy(), "label": y,
+                              "prediction": pred})
+        result = fairness.group_fairness(fairness.cell_counts(frame, attribute), attribute,
+                                         min_group_size, n_boot=n_boot, seed=seed)
+        gaps[attribute] = {name: result.gaps[name].value for name in GAP_NAMES}
+    return GateInput(accuracy=float((pred == y).mean()), gaps=gaps, n_rows=len(holdout),
+                     holdout_digest=holdout_digest(holdout), model_version=model_version)
 
 
 @dataclass
@@ -57,14 +86,8 @@ def gate_and_promote(settings: Settings, client, name: str, challenger_version: 
     """Measure champion and challenger on ``holdout``; promote only if the gate passes."""
     import mlflow
 
-    from loopwatch.serving.predictor import load_version
-    from loopwatch.training.gate import (
-        GateTolerances,
-        gate,
-        measure,
-        move_alias,
-        positive_scores,
-    )
+    from loopwatch.tasks.tabular.champion import load_version
+    from loopwatch.training.gate import GateTolerances, gate, move_alias
     from loopwatch.training.gate_noise import worse_lower_bounds
     from loopwatch.training.registry import CHAMPION, current_champion
 

@@ -11,7 +11,7 @@ the prediction log before the answer, like tabular predictions: inputs hold the
 file's sha256, size, format, brightness/contrast/sharpness and the backbone
 embedding (never the pixels), which is what image drift monitoring reads.
 
-``image_router`` adds the routes to the main app (``create_app(..., image_source=)``);
+``images_mount`` adds the routes to the one service (``serving.app.create_app``);
 ``create_image_app`` is a service for an image model alone. The decode + forward
 pass runs in a worker thread: a backbone takes tens of ms per image, too long to
 hold the event loop.
@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, FastAPI, Request
@@ -31,53 +28,20 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from loopwatch.config import ServingParams
-from loopwatch.serving.http import add_error_handlers, json_response, read_body
-from loopwatch.serving.policy import Decisions
-from loopwatch.serving.predictor import CHAMPION, TAG_DATA, ModelInfo, NoChampion
-from loopwatch.serving.schemas import RequestError, loads
-from loopwatch.serving.scoring import build_rows, new_id
+from loopwatch.serving.app import Mount, create_app
+from loopwatch.serving.champion import LoadedModel, loader_requiring
+from loopwatch.serving.http import json_response, read_body
+from loopwatch.serving.policy import ClassPolicy, Decisions
+from loopwatch.serving.requests import RequestError, loads
+from loopwatch.serving.rows import build_rows, new_id
 from loopwatch.serving.writer import GroupCommitWriter
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 
 
-@dataclass(frozen=True)
-class ImageChampion:
-    info: ModelInfo
-    predictor: Any  # loopwatch.tasks.images.predictor.ImagePredictor
-
-
-def load_image_version(tracking_uri: str, name: str, version: str,
-                       alias: str | None = CHAMPION) -> ImageChampion:
-    """Load one registered image model version (an ``ImagePyfunc``) with its lineage."""
-    import tempfile
-
-    import mlflow
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri)
-    mv = client.get_model_version(name, version)
-    data_hash = client.get_run(mv.run_id).data.tags.get(TAG_DATA) if mv.run_id else None
-    uri = f"models:/{name}/{version}"
-    with tempfile.TemporaryDirectory(prefix="loopwatch-model-") as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp,
-                                                    tracking_uri=tracking_uri)
-        model = mlflow.pyfunc.load_model(local)
-    predictor = getattr(model.unwrap_python_model(), "predictor", None)
-    if predictor is None or not hasattr(predictor, "predict_pixels"):
-        raise TypeError(f"{uri} is not a loopwatch image model (no ImagePredictor inside)")
-    return ImageChampion(ModelInfo(name, str(version), alias, mv.run_id, data_hash, uri),
-                         predictor)
-
-
-class _ClassPolicy:
-    """An image model's decision is its predicted class: taken with probability 1."""
-
-    def __init__(self, classes: tuple[str, ...]):
-        self.classes = classes
-
-    def names(self, decisions: Decisions) -> list[str]:
-        return [self.classes[i] for i in decisions.action.tolist()]
+# The image champion: the loaded model (lineage + ImagePredictor) of ``serving.champion``.
+ImageChampion = LoadedModel
+load_image_version = loader_requiring("predict_pixels", "image model")
 
 
 async def read_uploads(request: Request, params: ServingParams) -> list[bytes]:
@@ -129,26 +93,29 @@ def decode_uploads(predictor, blobs: list[bytes], max_pixels: int):
 
 
 def image_rows(champion: ImageChampion, proba: np.ndarray, inputs: list[dict], source: str,
-               request_id: str, meta: dict | None = None) -> tuple[list[dict], list[dict]]:
-    """Prediction-log rows and response items for scored images (``scoring.build_rows``)."""
-    classes = champion.predictor.classes
-    top = proba.argmax(axis=1)
-    n = len(top)
-    decisions = Decisions(top, top, np.zeros(n, dtype=bool), np.ones(n))
+               request_id: str, meta: dict | None = None, *, policy: ClassPolicy | None = None,
+               decisions: Decisions | None = None) -> tuple[list[dict], list[dict]]:
+    """Prediction-log rows and response items for scored images (``rows.build_rows``); the
+    score is P(predicted class): there is no "positive" class here. Without ``decisions``
+    the greedy ones (the predicted class, propensity 1)."""
+    policy = policy or ClassPolicy(tuple(champion.predictor.classes))
+    decisions = decisions if decisions is not None else policy.decide(proba, None)
     rows, items = build_rows(
-        model_name=champion.info.name, model_version=champion.info.version, classes=classes,
-        inputs=inputs, sensitive=[], proba=proba, decisions=decisions,
-        policy=_ClassPolicy(classes), source=source, request_id=request_id, metadata=meta)
+        model_name=champion.info.name, model_version=champion.info.version,
+        classes=champion.predictor.classes, inputs=inputs, sensitive=[], proba=proba,
+        decisions=decisions, policy=policy, source=source, request_id=request_id,
+        metadata=meta)
     for row, item, p in zip(rows, items, proba.max(axis=1).tolist(), strict=True):
-        row["score"] = p  # P(predicted class): there is no "positive" class here
+        row["score"] = p
         item["probability"] = p
-        del item["explored"], item["propensity"]
     return rows, items
 
 
 def image_router(source, writer: GroupCommitWriter, params: ServingParams,
+                 epsilon: float = 0.0, rng: np.random.Generator | None = None,
                  max_pixels: int = 40_000_000) -> APIRouter:
     router = APIRouter()
+    rng = rng if rng is not None else np.random.default_rng()
 
     def score(champion: ImageChampion, blobs: list[bytes]):
         from loopwatch.tasks.images.monitor_frame import log_inputs
@@ -165,11 +132,14 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
                                f"{params.max_batch_rows} (serving.max_batch_rows)")
         champion = source.current()  # this request's snapshot, whatever swaps meanwhile
         pred, inputs = await run_in_threadpool(score, champion, blobs)
+        policy = ClassPolicy(tuple(champion.predictor.classes), epsilon)
+        decisions = policy.decide(pred.proba, rng)  # on the event loop thread only
         request_id = (request.headers.get("x-request-id") or new_id())[:64]
         meta = {"client": request.client.host if request.client else None,
                 "user_agent": request.headers.get("user-agent"), "n_records": len(blobs),
                 "kind": "image"}
-        rows, items = image_rows(champion, pred.proba, inputs, "http", request_id, meta)
+        rows, items = image_rows(champion, pred.proba, inputs, "http", request_id, meta,
+                                 policy=policy, decisions=decisions)
         await writer.write(rows)  # durable before we answer
         model = {"name": champion.info.name, "version": champion.info.version}
         return json_response({"model": model, "request_id": request_id, "predictions": items})
@@ -179,38 +149,22 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
         champion = source.current()
         p = champion.predictor
         return json_response({**champion.info.__dict__, "classes": list(p.classes),
-                      "arch": p.config.arch, "input_size": p.config.input_size,
-                      "raw_size": p.raw_size, "accepts": list(IMAGE_TYPES)})
+                              "arch": p.config.arch, "input_size": p.config.input_size,
+                              "raw_size": p.raw_size, "accepts": list(IMAGE_TYPES),
+                              "epsilon": epsilon})
 
     return router
 
 
-def create_image_app(source, store, params: ServingParams | None = None) -> FastAPI:
-    """A service for one image model: /predict/image, /model/image, /health."""
+def images_mount(source, params: ServingParams, *, epsilon: float = 0.0,
+                 seed: int | None = None) -> Mount:
+    rng = np.random.default_rng(seed)
+    return Mount("images", source,
+                 lambda writer: image_router(source, writer, params, epsilon, rng))
+
+
+def create_image_app(source, store, params: ServingParams | None = None, *,
+                     epsilon: float = 0.0, seed: int | None = None) -> FastAPI:
+    """A service for one image model: /predict/image, /model/image, /feedback, /health."""
     params = params or ServingParams()
-    writer = GroupCommitWriter(store)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        writer.start()
-        source.start()
-        try:
-            yield
-        finally:
-            source.stop()
-            await writer.aclose()
-
-    app = FastAPI(title="loopwatch images", lifespan=lifespan, redoc_url=None)
-    app.state.writer, app.state.store, app.state.source = writer, store, source
-    add_error_handlers(app)
-    app.include_router(image_router(source, writer, params))
-
-    @app.get("/health")
-    async def health() -> Response:
-        try:
-            version = source.current().info.version
-        except NoChampion as exc:
-            return json_response({"status": "no-model", "detail": str(exc)}, 503)
-        return json_response({"status": "ok", "model_version": version})
-
-    return app
+    return create_app([images_mount(source, params, epsilon=epsilon, seed=seed)], store, params)

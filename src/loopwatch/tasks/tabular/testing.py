@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from loopwatch.serving.predictor import Champion, ModelInfo
+from loopwatch.serving.champion import ModelInfo
+from loopwatch.tasks.tabular.champion import Champion
 
 
 def tiny_predictor(spec, frame: pd.DataFrame, *, layers=(16, 8), log1p=(), seed: int = 0):

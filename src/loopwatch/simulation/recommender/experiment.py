@@ -22,8 +22,8 @@ import pandas as pd
 from loopwatch.monitoring.feedback_loop import LoopAlert
 from loopwatch.monitoring.recsys_loop import detect_recsys_loop
 from loopwatch.simulation.experiments import ExperimentReport
+from loopwatch.simulation.recommender.loop import ArmResult, Trainer, World, build_world, run_arm
 from loopwatch.tasks.recsys.data import MovieLens
-from loopwatch.tasks.recsys.loop import ArmResult, Trainer, World, build_world, run_arm
 from loopwatch.tasks.recsys.params import RecsysParams
 
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC)  # generation g is stamped EPOCH + g days in the UI
@@ -96,7 +96,7 @@ def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path, *, trainer: Trainer 
         metrics["train_popularity_vs_ideal.last"] = float(ratio.iloc[-1])
     metrics["loop_suspected"] = float(alert.suspected)
     metrics["random_arm_loop_suspected"] = float(control.suspected)
-    from loopwatch.tasks.recsys.plots import plot_recsys_loop
+    from loopwatch.simulation.recommender.plots import plot_recsys_loop
 
     out_dir.mkdir(parents=True, exist_ok=True)
     figure = plot_recsys_loop({a: r.metrics for a, r in arms.items()},
