@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+# Where a training run logs the rows monitoring compares served traffic with.
+REFERENCE_ARTIFACT = "monitoring/reference.parquet"
 EMBEDDING_PREFIX = "emb_"  # embedding dimension i is column emb_<i>
 FIXED = ("prediction", "score", "label", "propensity", "origin", "model_version", "timestamp")
 LOG_COLUMNS = {"ts": "timestamp", "label_origin": "origin"}  # prediction-log names

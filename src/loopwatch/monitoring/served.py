@@ -16,11 +16,10 @@ from typing import Any
 import pandas as pd
 
 from loopwatch.config import Settings
-from loopwatch.monitoring.frame import FrameSchema, MonitorFrame
+from loopwatch.monitoring.frame import REFERENCE_ARTIFACT, FrameSchema, MonitorFrame
 from loopwatch.monitoring.watch import WatchResult, watch
 from loopwatch.monitoring.window import parse_window, workspace_path
 
-REFERENCE_ARTIFACT = "monitoring/reference.parquet"
 STAGE_TAG, STAGE = "loopwatch.stage", "monitor"
 
 

@@ -19,8 +19,9 @@ import lightning as L
 import numpy as np
 import pandas as pd
 
+from loopwatch.monitoring.frame import REFERENCE_ARTIFACT
+
 Log = Callable[[str], None]
-REFERENCE_ARTIFACT = "monitoring/reference.parquet"  # read back by monitoring.served
 REFERENCE_ROWS = 5000
 
 

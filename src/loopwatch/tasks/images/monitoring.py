@@ -17,8 +17,8 @@ import pandas as pd
 
 from loopwatch.config import Settings
 from loopwatch.data.sources import Log
+from loopwatch.monitoring.frame import REFERENCE_ARTIFACT
 from loopwatch.tasks.images.params import ImageParams
-from loopwatch.tasks.images.task import REFERENCE_ARTIFACT
 
 
 @dataclass

@@ -11,7 +11,6 @@ import pandas as pd
 
 from loopwatch.tasks.images.params import ImageParams
 
-REFERENCE_ARTIFACT = "monitoring/reference.parquet"
 REFERENCE_ROWS = 1000  # validation images kept as the drift reference
 
 
@@ -57,6 +56,7 @@ class ImagesTask:
                               raw_size=splits.train_x.shape[1])
 
     def evaluate(self, predictor, splits, params: ImageParams):
+        from loopwatch.monitoring.frame import REFERENCE_ARTIFACT
         from loopwatch.tasks.images.interpret import (
             Interpretation,
             confusion_figure,
