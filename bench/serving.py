@@ -38,6 +38,7 @@ from loopwatch.tasks.tabular.params import TabularParams
 
 TARGET_RATIO = 2.0
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.support: the tiny real model the benchmark serves
 
 
 def adult_like_frame(n: int, seed: int = 0):
@@ -65,9 +66,9 @@ def make_project(root: Path) -> tuple[object, str]:
 
     from loopwatch.config import Settings
     from loopwatch.tasks.tabular.pyfunc import log_tabular_model
-    from loopwatch.tasks.tabular.testing import tiny_predictor
     from loopwatch.training import tracking
     from loopwatch.training.registry import register_and_promote
+    from tests.support import tiny_predictor
 
     settings = Settings.load(root, env={"LOOPWATCH_STATE_DIR": str(root / ".state")})
     spec, frame = adult_like_frame(2000)
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from loopwatch.serving.log_store import LogStore
-    from loopwatch.tasks.tabular.testing import records_of
+    from tests.support import records_of
 
     tmp = Path(tempfile.mkdtemp(prefix="loopwatch-bench-"))
     settings, name, spec, frame = make_project(tmp)

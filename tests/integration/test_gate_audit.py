@@ -6,7 +6,6 @@ from mlflow.tracking import MlflowClient
 
 from loopwatch.monitoring.fairness import DI, DP, EO
 from loopwatch.tasks.tabular.gate import measure
-from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
 from loopwatch.training import gate as gate_mod
 from loopwatch.training.gate import (
     HISTORY_TAG,
@@ -16,6 +15,7 @@ from loopwatch.training.gate import (
     record_alias_change,
 )
 from tests.conftest import tiny_table
+from tests.support import champion_of, tiny_predictor
 
 NAME = "gate-model"
 

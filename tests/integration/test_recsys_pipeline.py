@@ -70,8 +70,8 @@ def test_http_endpoint_standalone_and_inside_the_main_app(trained, tmp_path):
     from loopwatch.serving.log_store import LogStore
     from loopwatch.tasks.recsys.routes import champion_source, create_recommend_app, recsys_mount
     from loopwatch.tasks.tabular.routes import create_tabular_app
-    from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
     from tests.conftest import tiny_table
+    from tests.support import champion_of, tiny_predictor
 
     settings, _, _ = trained
     source = champion_source(settings, poll=False)

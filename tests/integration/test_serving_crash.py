@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from loopwatch.serving.log_store import LogStore
-from loopwatch.tasks.tabular.testing import records_of
 from tests.integration.conftest import free_port
+from tests.support import records_of
 
 
 def start_server(settings, log_url, port, output):

@@ -14,8 +14,8 @@ from loopwatch.serving.champion import StaticSource
 from loopwatch.serving.feedback import FeedbackItem
 from loopwatch.serving.log_store import LogStore
 from loopwatch.tasks.tabular.routes import create_tabular_app
-from loopwatch.tasks.tabular.testing import champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
+from tests.support import champion_of, records_of, tiny_predictor
 from tests.unit.test_serving_log_store import T0, rows_for
 
 

@@ -15,8 +15,8 @@ from loopwatch.serving.log_store import LogStore
 from loopwatch.tasks.tabular.champion import load_version
 from loopwatch.tasks.tabular.params import TabularParams
 from loopwatch.tasks.tabular.routes import create_tabular_app
-from loopwatch.tasks.tabular.testing import records_of
 from tests.integration.conftest import live_server
+from tests.support import records_of
 
 
 @pytest.fixture

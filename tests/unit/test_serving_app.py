@@ -9,8 +9,8 @@ from loopwatch.config import ServingParams
 from loopwatch.serving.champion import StaticSource
 from loopwatch.serving.log_store import LogStore
 from loopwatch.tasks.tabular.routes import create_tabular_app
-from loopwatch.tasks.tabular.testing import FakePredictor, champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
+from tests.support import FakePredictor, champion_of, records_of, tiny_predictor
 
 SPEC, FRAME = tiny_table(200)
 PARAMS = ServingParams(max_batch_rows=50, max_body_bytes=4096)

@@ -9,8 +9,8 @@ import pytest
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.tasks.tabular.batch import score_file
-from loopwatch.tasks.tabular.testing import champion_of, tiny_predictor
 from tests.conftest import tiny_table
+from tests.support import champion_of, tiny_predictor
 
 SPEC, FRAME = tiny_table(250)
 

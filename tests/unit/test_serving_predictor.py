@@ -7,8 +7,8 @@ import time
 import pytest
 
 from loopwatch.serving.champion import ChampionHolder, NoChampion, StaticSource
-from loopwatch.tasks.tabular.testing import FakePredictor, champion_of
 from tests.conftest import tiny_table
+from tests.support import FakePredictor, champion_of
 
 SPEC, _ = tiny_table(10)
 

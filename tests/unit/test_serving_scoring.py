@@ -9,8 +9,8 @@ import torch
 from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.rows import build_rows
 from loopwatch.tasks.tabular.encoder import make_encoder
-from loopwatch.tasks.tabular.testing import FakePredictor, champion_of, records_of, tiny_predictor
 from tests.conftest import tiny_table
+from tests.support import FakePredictor, champion_of, records_of, tiny_predictor
 
 
 @pytest.fixture(scope="module")

@@ -1,22 +1,11 @@
-"""The collab model as MLflow logs it: the one loopwatch pyfunc around a CollabPredictor.
-
-``predict`` on rows of (user_id, item_id) returns predicted ratings; top-k goes through
-``load_recommender``, which unwraps the same logged model.
-"""
+"""The collab model as MLflow logs it (the one loopwatch pyfunc): ``predict`` on rows of
+(user_id, item_id) returns predicted ratings; top-k needs the predictor inside."""
 
 from __future__ import annotations
 
 import mlflow
-import pandas as pd
-from mlflow.models.model import ModelInfo
 
 from loopwatch.tasks.recsys.predictor import CollabPredictor
-from loopwatch.training.pyfunc import log_model
-
-
-def log_collab_model(predictor: CollabPredictor, example: pd.DataFrame) -> ModelInfo:
-    """Log into the active run, with a signature inferred from a few (user, item) rows."""
-    return log_model(predictor, example[["user_id", "item_id"]].head(5))
 
 
 def load_recommender(model_uri: str) -> CollabPredictor:
