@@ -34,8 +34,7 @@ def add_commands(app: typer.Typer) -> None:
 
         chosen = run_step(TaskRegistry().get, task)
         params = run_step(chosen.params_model.from_settings, settings)
-        inputs = run_step(_model_inputs, settings, model or params.model_name)
-        out = run_step(watch_served, settings, model or params.model_name, inputs,
+        out = run_step(watch_served, settings, model or params.model_name,
                        list(getattr(chosen, "sensitive", ())), window)
         m = out.result.metrics
         typer.echo(f"{out.rows} predictions of {out.model_name} v{out.model_version}, "
@@ -71,17 +70,6 @@ def add_commands(app: typer.Typer) -> None:
             typer.echo(f"Evidently UI on http://127.0.0.1:{port} (workspace {path})")
             with contextlib.suppress(KeyboardInterrupt):
                 running.process.wait()
-
-
-def _model_inputs(settings, name: str) -> list[str]:
-    """The champion's input columns, from the signature MLflow keeps with it."""
-    from mlflow.tracking import MlflowClient
-
-    from loopwatch.serving.champion import load_logged
-
-    version = MlflowClient(settings.tracking_uri).get_model_version_by_alias(name, "champion")
-    loaded = load_logged(settings.tracking_uri, name, str(version.version))
-    return list(loaded.signature.inputs.input_names())
 
 
 def _tabular(settings, window: str | None, model: str | None) -> None:

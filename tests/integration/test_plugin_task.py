@@ -75,6 +75,15 @@ def test_train_task_tracks_registers_and_serves_the_plugin_model(toy_installed):
     assert (out["prediction"] == fresh["label"]).mean() > 0.85
 
 
+def test_an_unknown_task_or_a_missing_champion_is_one_line(toy_installed):
+    unknown = CliRunner().invoke(app, ["train", "--task", "toys"])
+    assert unknown.exit_code == 1 and "no task named 'toys'" in unknown.output
+    assert "toy" in unknown.output  # the installed tasks are listed
+    nothing = CliRunner().invoke(app, ["monitor", "--task", "toy"])
+    assert nothing.exit_code == 1 and "no champion of 'toy-points'" in nothing.output
+    assert "Traceback" not in unknown.output + nothing.output
+
+
 def test_a_wrong_key_in_the_plugin_block_is_one_line(toy_installed):
     (toy_installed / "params.yaml").write_text("tasks:\n  toy:\n    hiden: 3\n")
     result = CliRunner().invoke(app, ["train", "--task", "toy"])
@@ -110,6 +119,9 @@ def test_the_plugin_model_is_served_logged_and_monitored_through_the_spine(toy_i
         assert bad.status_code == 422 and bad.json()["field"] == "y"
         typo = http.post("/predict/toy", json={"records": [{"x": 1.0, "y": 0.0, "grup": "a"}]})
         assert typo.status_code == 422 and typo.json()["field"] == "grup"
+        nan = http.post("/predict/toy", content=b'{"records": [{"x": NaN, "y": 0.0}]}',
+                        headers={"content-type": "application/json"})
+        assert nan.status_code == 422 and nan.json()["field"] == "x"
         preds = http.post("/predict/toy", json={"records": records[1:]}).json()["predictions"]
         ids = [one["prediction_id"], *(p["prediction_id"] for p in preds)]
         labels = [{"prediction_id": pid, "label": label, "origin": "organic"}

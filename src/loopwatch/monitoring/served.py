@@ -32,9 +32,11 @@ class ServedWindow:
     run_id: str
 
 
-def champion_reference(settings: Settings, name: str) -> tuple[str, pd.DataFrame]:
-    """(version, reference frame) of ``models:/NAME@champion``."""
+def champion_reference(settings: Settings, name: str
+                       ) -> tuple[str, list[str], pd.DataFrame]:
+    """(version, input columns, reference frame) of ``models:/NAME@champion``."""
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from loopwatch.serving.champion import NoChampion
@@ -42,20 +44,23 @@ def champion_reference(settings: Settings, name: str) -> tuple[str, pd.DataFrame
     client = MlflowClient(settings.tracking_uri)
     try:
         mv = client.get_model_version_by_alias(name, "champion")
-    except Exception as exc:  # the registry says so: no model to watch yet
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise  # the registry is unreachable or broken: not a missing model
         raise NoChampion(f"no champion of {name!r} to monitor: train and register one "
                          "first") from exc
     try:
         local = mlflow.artifacts.download_artifacts(run_id=mv.run_id,
                                                     artifact_path=REFERENCE_ARTIFACT,
                                                     tracking_uri=settings.tracking_uri)
-    except Exception as exc:
+    except (MlflowException, OSError) as exc:
         raise FileNotFoundError(f"{name} v{mv.version} has no {REFERENCE_ARTIFACT}: its task "
                                 "logs no reference rows (a `reference_rows` hook)") from exc
-    return str(mv.version), pd.read_parquet(local)
+    info = mlflow.models.get_model_info(f"models:/{name}/{mv.version}")
+    return str(mv.version), list(info.signature.inputs.input_names()), pd.read_parquet(local)
 
 
-def watch_served(settings: Settings, name: str, inputs: list[str], sensitive: list[str],
+def watch_served(settings: Settings, name: str, sensitive: list[str],
                  window: str | None = None, end: datetime | None = None) -> ServedWindow:
     import mlflow
 
@@ -65,7 +70,7 @@ def watch_served(settings: Settings, name: str, inputs: list[str], sensitive: li
     params = settings.params.monitoring
     end = end or datetime.now(UTC)
     start = end - parse_window(window or params.window)
-    version, reference = champion_reference(settings, name)
+    version, inputs, reference = champion_reference(settings, name)
     store = LogStore(settings.prediction_log_url)
     try:
         logged = read_predictions(store, start, end, model_name=name, model_version=version)

@@ -10,6 +10,7 @@ every prediction is committed to the log before the answer, in the one row shape
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,6 +56,11 @@ def parse_records(body: bytes, inputs: Sequence[str], sensitive: Sequence[str],
             why = "is missing" if missing else "is not an input of this model"
             raise RequestError(422, f"record {i}: field {field!r} {why} (inputs: "
                                f"{', '.join(inputs)})", field=field, record=i)
+        for c in inputs:
+            value = record[c]
+            if isinstance(value, float) and not math.isfinite(value):
+                raise RequestError(422, f"record {i}: field {c!r} is {value}: send null for a "
+                                   "missing value", field=c, record=i)
         model_in.append({c: record[c] for c in inputs})
         groups.append({c: record[c] for c in sensitive if c in record})
     return model_in, groups
