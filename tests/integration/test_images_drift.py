@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from loopwatch.tasks.images import traffic  # noqa: E402
 from loopwatch.tasks.images.monitor_frame import frame_from_log, image_frame, log_inputs  # noqa: E402
 from loopwatch.tasks.images.params import ImageParams  # noqa: E402
-from loopwatch.tasks.images.synthetic import shapes_splits  # noqa: E402
+from tests.synthetic_images import shapes_splits  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from loopwatch.tasks.images.params import ImageParams  # noqa: E402
-from loopwatch.tasks.images.synthetic import shapes_splits  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
+from tests.synthetic_images import shapes_splits  # noqa: E402
 
 FAST = {"input_size": 16, "max_epochs": 2, "batch_size": 32, "lr": 1e-2,
         "enable_progress_bar": False, "accelerator": "cpu"}
@@ -70,7 +70,7 @@ def test_registered_pyfunc_predicts_from_png_bytes(trained):
     import mlflow
 
     from loopwatch.tasks.images.decode import encode_png
-    from loopwatch.tasks.images.synthetic import shapes
+    from tests.synthetic_images import shapes
 
     settings, *_ = trained
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -87,7 +87,7 @@ def test_cli_predict_prints_class_and_probability(trained, tmp_path, monkeypatch
 
     from loopwatch.cli import app
     from loopwatch.tasks.images.decode import encode_png
-    from loopwatch.tasks.images.synthetic import shapes
+    from tests.synthetic_images import shapes
 
     settings, *_ = trained
     monkeypatch.setenv("LOOPWATCH_ROOT", str(settings.root))

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 from loopwatch.tasks.recsys import data, pipeline
 from loopwatch.tasks.recsys.params import RecsysParams
-from loopwatch.tasks.recsys.synthetic import synthetic_movielens, write_atomic
 from loopwatch.tasks.recsys.task import train
 from tests.conftest import make_settings
+from tests.synthetic_movielens import synthetic_movielens, write_atomic
 
 TINY = {"tasks.recsys.max_epochs": 4, "tasks.recsys.batch_size": 128, "tasks.recsys.n_factors": 8,
         "tasks.recsys.weight_decay": 0.05, "tasks.recsys.lr": 0.02,

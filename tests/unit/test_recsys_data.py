@@ -11,7 +11,7 @@ import pytest
 
 from loopwatch.data.sources import SourceError
 from loopwatch.tasks.recsys import data
-from loopwatch.tasks.recsys.synthetic import synthetic_movielens, write_atomic
+from tests.synthetic_movielens import synthetic_movielens, write_atomic
 
 ML = synthetic_movielens(n_users=12, n_items=15, per_user=5, seed=3)
 

@@ -9,7 +9,7 @@ import pytest
 from loopwatch.monitoring.feedback_loop import ORIGINS
 from loopwatch.simulation.recommender.loop import build_world, run_arm, top_k
 from loopwatch.tasks.recsys.params import LoopParams
-from loopwatch.tasks.recsys.synthetic import synthetic_movielens
+from tests.synthetic_movielens import synthetic_movielens
 
 ML = synthetic_movielens(n_users=60, n_items=80, per_user=12, seed=1)
 PARAMS = LoopParams(generations=4, k=5, epsilon=0.2, consume=2, start_ratings=400,
