@@ -93,13 +93,14 @@ def train(
 
 @app.command("tasks")
 def tasks() -> None:
-    """List the installed tasks (built in, or from other packages' entry points)."""
+    """List the installed tasks (built in, or from other packages' entry points): name,
+    registered model, settings block."""
     from loopwatch.tasks.registry import TaskRegistry
 
-    registry = TaskRegistry()
+    settings, registry = load_settings(), TaskRegistry()
     for name in registry.names():
-        params = registry.get(name).params_model
-        typer.echo(f"{name}\t{params.model_fields['model_name'].default}\t{params.section}")
+        params = run_step(registry.get(name).params_model.from_settings, settings)
+        typer.echo(f"{name}\t{params.model_name}\t{params.section}")
 
 
 @app.command()
