@@ -1,4 +1,4 @@
-"""D'Amour et al.'s attention allocation (DESIGN section 5): the world, the agents, Delta.
+"""D'Amour et al.'s attention allocation (FAT* 2020): the world, the agents, Delta.
 
 Tolerances are 4 standard errors of the per-run spread the simulations show.
 """

@@ -1,7 +1,7 @@
-"""Acceptance figures of Ensign et al.'s urn (DESIGN section 5) and the urn's bookkeeping.
+"""Acceptance figures of Ensign et al.'s urn (FAT* 2018) and the urn's bookkeeping.
 
 Tolerances come from the simulations' own spread: 4 standard errors of the
-difference between our mean (n runs) and the DESIGN's (10,000 runs unless said),
+difference between our mean (n runs) and the reference figures (10,000 runs unless said),
 both estimated with the standard deviation we observe.
 """
 

@@ -4,7 +4,7 @@ Input is the training rows a generation produced, log-shaped: one row per label
 with ``unit`` (district, item or group the decision was about), ``label`` (the
 outcome, 0/1 or a count), ``origin`` (organic | model-selected | exploration) and
 ``propensity`` (probability with which the decision that revealed the label was
-taken; 1 for organic rows). DESIGN section 5 lists the metrics; this module
+taken; 1 for organic rows). The per-generation loop metrics are listed there; this module
 computes 1-6 of them from such rows and tests their trend across generations.
 No other monitor does this: they all treat logged labels as unbiased.
 """

@@ -1,4 +1,4 @@
-"""Recommender feedback-loop metrics (DESIGN §5, metric 7) and the recommender alert.
+"""Recommender feedback-loop metrics (homogenisation, popularity, Gini) and the recommender alert.
 
 What ``feedback_loop`` lacks for a recommender: homogenisation (mean pairwise Jaccard of
 what users consumed, Chaney et al. 2018), popularity lift (mean popularity of recommended

@@ -6,7 +6,7 @@ task has one ε setting (``tasks.<task>.epsilon``).
 A threshold on P(positive) picks the greedy action; with probability ε a
 uniformly random action replaces it (exploration). Every decision carries its
 propensity, the probability with which *that* action was taken under the
-policy, so later analyses can re-weight logged outcomes (IPS, DESIGN.md §1):
+policy, so later analyses can re-weight logged outcomes (inverse-propensity weighting):
 
     greedy action:  1 − ε + ε/|A|     (chosen greedily, or drawn at random and equal)
     other actions:  ε/|A|

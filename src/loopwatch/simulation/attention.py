@@ -2,7 +2,7 @@
 
 Why it is here: it shows a loop the urn cannot: the allocation changes the
 world itself (incident rates fall where attention goes and rise where it does
-not), and a fair-looking static policy becomes unfair over time (DESIGN section 5).
+not), and a fair-looking static policy becomes unfair over time (D'Amour et al., FAT* 2020).
 
 Per step and run: the agent splits N units over K sites (a_k); incidents
 y_k ~ Poisson(r_k) occur; a_k units discover min(a_k, y_k) of them; then

@@ -1,6 +1,6 @@
 """The selective-labels step of the lending loop: which outcomes a decision lets us see.
 
-Lakkaraju et al. (KDD 2017, DESIGN §5): an outcome is observed only where the
+Lakkaraju et al. (KDD 2017): an outcome is observed only where the
 decision allowed it. A loan that was never granted is never repaid or defaulted
 on, so a *denied* applicant has no outcome label, ever. A model retrained on its
 own approvals sees only the applicants it already liked: the labels it learns

@@ -1,7 +1,7 @@
 """The selective-labels lending loop on Adult: a Lightning model retrained on the outcomes
 its own approvals revealed, generation by generation, through the real prediction log.
 
-Lakkaraju et al. (DESIGN §5): a lender sees whether a loan was repaid only when it granted
+Lakkaraju et al. (KDD 2017): a lender sees whether a loan was repaid only when it granted
 the loan. Here the "loan is repaid" outcome is Adult's ``income == >50K``. Generation 0's
 model learns from a small organic seed (a young lender's first data); each generation
 ``applicants`` people from the Adult test pool are scored, decided by the serving

@@ -1,4 +1,5 @@
-"""The lending loop's feedback-loop metrics per generation (DESIGN §5, 1-6 and 8), computed
+"""The lending loop's feedback-loop metrics per generation (decision-dependent share,
+exposure, naive-vs-IPS gap, support, drift from the truth, contraction, group gaps), computed
 from what a deployed lender would hold: the prediction log and the training rows' provenance.
 
 The log (``serving.reading.read_predictions``) gives each applicant's score, decision, logged
@@ -116,9 +117,9 @@ def arm_history(run: Any, spec: Any, group: str = "sex", n_boot: int = 200,
 
     ``naive_ips_gap`` and ``rho`` describe the training set built after the generation (what
     the next model learns from); ``model_vs_ips_truth`` is |model's mean predicted rate -
-    SNIPS rate| (DESIGN §5 metric 5); ``kappa`` is the contraction of model g on the frozen
-    reference set (defined from generation 1 to the one before last); ``dp_gap_amplification``
-    is gap_g / gap_{g-1}.
+    SNIPS rate| (drift away from the IPS-estimated truth); ``kappa`` is the contraction of
+    model g on the frozen reference set (defined from generation 1 to the one before last);
+    ``dp_gap_amplification`` is gap_g / gap_{g-1}.
     """
     refs, records = run.reference_scores, []
     for gen in range(len(run.training_sets)):
@@ -128,7 +129,7 @@ def arm_history(run: Any, spec: Any, group: str = "sex", n_boot: int = 200,
         m["model_vs_ips_truth"] = abs(m["model_rate"] - m["snips_rate"])
         m["kappa"] = (contraction(refs[gen - 1], refs[gen], refs[gen + 1])
                       if 0 < gen < len(refs) - 1 else float("nan"))
-        # DESIGN §5 metric 8: does the demographic-parity gap grow generation on generation?
+        # Gap amplification: does the demographic-parity gap grow generation on generation?
         before = records[-1]["dp_gap"] if records else float("nan")
         m["dp_gap_amplification"] = m["dp_gap"] / before if before > 0 else float("nan")
         records.append({"generation": gen, **m})

@@ -2,7 +2,7 @@
 
 Why it is here: the urn is the smallest world in which a model trained only on
 the data its own decisions produced drifts away from the truth, so it is the
-acceptance test of the feedback-loop detector (DESIGN section 5).
+acceptance test of the feedback-loop detector (the paper's published figures).
 
 One day of one run: patrol district i with probability p_i = n_i / sum(n); it
 discovers an incident with probability lambda_i (one ball) or, with ``poisson``,

@@ -8,7 +8,7 @@ builds from arrest records: one row per (shift, district) with the incidents rec
 zero where no patrol went. Reading those zeros as "no crime" makes the model learn
 p_k * lambda_k instead of lambda_k; patrols allocated in proportion to its predictions then
 feed it more of the same, and the allocation runs away to the higher-rate district
-(Ensign et al., DESIGN section 5). ``epsilon`` uniform exploration keeps every propensity
+(Ensign et al., FAT* 2018). ``epsilon`` uniform exploration keeps every propensity
 above epsilon / K but does not stop the runaway alone (see ``naive_stable_point``).
 
 The fix (``ips=True``) weights each row by observed / propensity: a row nobody looked at
