@@ -26,6 +26,9 @@ MOVED = {
     "registry.model_name": "tasks.<task>.model_name",
     "tasks.images.epochs": "tasks.images.max_epochs",
     "serving.epsilon": "tasks.<task>.epsilon",
+    "monitoring.effect_size_floor": "monitoring.drift_floor",
+    "monitoring.fdr_correction": "monitoring.drift_alpha (Benjamini-Hochberg is always on)",
+    "monitoring.small_reference_sample_rows": "monitoring.sketch_bins (every slice is sketched)",
 }
 
 
@@ -52,23 +55,20 @@ class MonitoringParams(BaseModel):
 
     window: str = "1d"  # how much of the prediction log one monitoring run reads
 
-    # --- drift: Evidently's DataDriftPreset defaults unless set --------------------------
+    # --- drift (monitoring/calibrated.py) ---------------------------------------------------
+    # A column drifts when its test is significant at `drift_alpha` after Benjamini-Hochberg
+    # across the slice's columns AND its effect (normed Wasserstein / Jensen-Shannon) reaches
+    # `drift_floor`. Where nothing changed, a column, and any column of a slice, alarms with
+    # probability <= drift_alpha, at every window and group size.
+    drift_alpha: float = Field(0.05, gt=0, lt=0.5)
+    drift_floor: float = Field(0.1, ge=0)  # Evidently's large-sample distance threshold
     drift_share: float = Field(0.5, gt=0, le=1)  # dataset drift when >= this share of columns drift
-    # None: Evidently picks by reference size (<=1000 rows: KS / chi2 / Z p-values; more:
-    # normed Wasserstein / Jensen-Shannon distances). Any Evidently stattest name otherwise.
-    # Known: Evidently's chi-square (categorical, <=1000 reference rows) is a goodness-of-fit
-    # test that takes the reference frequencies as exact; on i.i.d. equal-size splits a 4-level
-    # column alarms ~27% of the time, not 5% (tests/integration/test_monitoring_false_alarms).
-    # cat_method: jensenshannon (or fdr_correction) quiets it, at the cost of differing
-    # from Evidently's default report.
+    # Evidently's own report, shown beside our verdicts: None = its default test for the
+    # reference size (<=1000 rows: KS / chi2 / Z p-values; more: normed Wasserstein / Jensen-
+    # Shannon), or any Evidently stattest name; None threshold = the method's default.
     num_method: str | None = None
     cat_method: str | None = None
-    drift_threshold: float | None = None  # None: the method's own default (0.05 p / 0.1 distance)
-    # Big-data guard, applied on top of Evidently's verdicts for p-value tests only:
-    # a column drifts only if its effect size (normed Wasserstein / Jensen-Shannon) reaches
-    # the floor, and p-values are Benjamini-Hochberg adjusted across columns. Off by default.
-    effect_size_floor: float | None = Field(None, ge=0)
-    fdr_correction: bool = False
+    drift_threshold: float | None = None
 
     # --- group fairness -------------------------------------------------------------------
     min_group_size: int = Field(50, ge=1)  # smaller groups are reported as too small, not scored
@@ -92,7 +92,6 @@ class MonitoringParams(BaseModel):
     chunk_rows: int = Field(100_000, ge=1_000)
     sketch_bins: int = Field(2_000, ge=50)  # reference-quantile bins of the Wasserstein sketch
     report_sample_rows: int = Field(50_000, ge=1_000)  # stream: quality + Evidently HTML sample
-    small_reference_sample_rows: int = Field(20_000, ge=1_000)  # see sketch.py: p-value slices
 
 
 class GateParams(BaseModel):

@@ -1,4 +1,4 @@
-"""Evidently drift and quality reports: known answers, and our parse matches Evidently."""
+"""Evidently drift and quality reports and our calibrated verdicts: known answers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 from loopwatch.config import MonitoringParams
-from loopwatch.monitoring import drift
+from loopwatch.monitoring import calibrated, drift
 from loopwatch.monitoring.results import MonitoringResult, headline, headline_key
 
 NUM, CAT = ["x1", "x2", "x3"], ["color"]
@@ -28,45 +28,48 @@ def frame(n: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
 @pytest.mark.parametrize("n, method", [(400, "K-S p_value"),
                                        (3_000, "Wasserstein distance (normed)")])
 def test_shift_in_one_column_flags_that_column(n, method):
-    result, _, snapshot = drift.drift_report(frame(n, 1, shift=0.8), frame(n, 2), NUM, CAT, P)
-    by_column = {c.column: c for c in result.columns}
-    assert by_column["x1"].drifted and by_column["x1"].method == method
-    assert not any(by_column[c].drifted for c in ("x2", "x3", "color"))
-    assert result.share == pytest.approx(0.25) == drift.evidently_drift_share(snapshot)
-    assert not result.dataset_drift
+    cur, ref = frame(n, 1, shift=0.8), frame(n, 2)
+    evidently, snapshot = drift.drift_report(cur, ref, NUM, CAT, P)
+    assert evidently["x1"].drifted and evidently["x1"].method == method
+    assert not any(evidently[c].drifted for c in ("x2", "x3", "color"))
+    assert drift.evidently_drift_share(snapshot) == pytest.approx(0.25)
+    ours, _ = calibrated.drift_frames(cur, ref, NUM, CAT, P)  # the verdict acted on agrees
+    assert [c.column for c in ours.columns if c.drifted] == ["x1"]
+    assert ours.share == pytest.approx(0.25) and not ours.dataset_drift
 
 
 def test_iid_split_gives_no_dataset_drift():
     data = frame(1_200, 3)
-    result, _, snapshot = drift.drift_report(data.iloc[600:], data.iloc[:600], NUM, CAT, P)
-    assert not result.dataset_drift
-    assert result.share == drift.evidently_drift_share(snapshot)
+    ours, _ = calibrated.drift_frames(data.iloc[600:], data.iloc[:600], NUM, CAT, P)
+    assert not ours.dataset_drift and ours.n_drifted == 0
 
 
 def test_dataset_drift_at_half_of_the_columns():
     cur = frame(500, 4, shift=1.0)
     cur["x2"] += 3
-    result, _, _ = drift.drift_report(cur, frame(500, 5), NUM, CAT, P)
-    assert {"x1", "x2"} <= {c.column for c in result.columns if c.drifted}
-    assert result.dataset_drift
+    ours, _ = calibrated.drift_frames(cur, frame(500, 5), NUM, CAT, P)
+    assert {"x1", "x2"} == {c.column for c in ours.columns if c.drifted}
+    assert ours.dataset_drift
 
 
 def test_prediction_drift_is_reported_apart():
-    cur = frame(600, 6)
+    cur, ref = frame(600, 6), frame(600, 7)
     cur["score"] = cur["score"] ** 0.3  # the model now scores everyone higher
     cur["prediction"] = (cur["score"] >= 0.5).astype(int)
-    result, prediction, _ = drift.drift_report(cur, frame(600, 7), [*NUM, "score"],
-                                               [*CAT, "prediction"], P,
-                                               extra=["score", "prediction"])
-    assert {c.column for c in prediction} == {"score", "prediction"}
-    assert all(c.drifted for c in prediction)
+    extra = ["score", "prediction"]
+    evidently, _ = drift.drift_report(cur, ref, [*NUM, "score"], [*CAT, "prediction"], P,
+                                      extra=extra)
+    assert evidently["score"].drifted and evidently["prediction"].drifted
+    result, prediction = calibrated.drift_frames(cur, ref, [*NUM, "score"],
+                                                 [*CAT, "prediction"], P, extra=extra)
+    assert {c.column for c in prediction} == set(extra) and all(c.drifted for c in prediction)
     assert {c.column for c in result.columns} == set(NUM + CAT)
 
 
-def test_thresholds_and_methods_pass_through():
+def test_evidently_thresholds_and_methods_pass_through():
     params = P.model_copy(update={"num_method": "wasserstein", "drift_threshold": 0.5})
-    result, _, _ = drift.drift_report(frame(300, 1, shift=0.8), frame(300, 2), NUM, CAT, params)
-    x1 = result.column("x1")
+    evidently, _ = drift.drift_report(frame(300, 1, shift=0.8), frame(300, 2), NUM, CAT, params)
+    x1 = evidently["x1"]
     assert x1.method == "Wasserstein distance (normed)" and x1.threshold == 0.5
     assert x1.drifted == (x1.statistic >= 0.5)
 
@@ -95,7 +98,7 @@ def test_headline_snapshot_round_trip():
 
 
 def test_headline_keys_are_safe_and_complete():
-    result, prediction, _ = drift.drift_report(frame(300, 1), frame(300, 2), NUM, CAT, P)
+    result, prediction = calibrated.drift_frames(frame(300, 1), frame(300, 2), NUM, CAT, P)
     window = MonitoringResult("m", "1", 300, 0, result, prediction, None, (), (), "memory")
     numbers = headline(window)
     assert numbers["drift_share"] == result.share

@@ -2,14 +2,14 @@
 
 Modules, by what they hold:
 
-- ``params``     thresholds and knobs: ``MonitoringParams``, params.yaml's ``monitoring:``
+- ``frame``      the one monitoring frame every task's logged rows become
 - ``results``    typed results shared by everything below (no heavy imports)
-- ``drift``      the only module that runs Evidently reports (drift, prediction drift, quality)
-- ``sketch``     mergeable per-column sketches: Evidently's large-sample drift tests over chunks
-- ``guard``      the optional big-data guard: effect-size floor and Benjamini-Hochberg
+- ``drift``      the Evidently reports (its drift verdicts beside ours, quality, headlines)
+- ``sketch``     mergeable per-column sketches (counts on reference-quantile bins)
+- ``calibrated`` drift verdicts with a stated false-alarm rate and power, from the sketches
 - ``fairness``   group fairness with fairlearn, bootstrap intervals, minimum group size
-- ``monitor``    ``monitor_frames``: a window in memory; the column convention
-- ``stream``     ``monitor_stream``: a window in chunks, bounded memory
+- ``prepare``    the column convention of a window's rows
+- ``stream``     ``monitor_frames`` / ``monitor_stream``: a window in memory or in chunks
 - ``report``     the HTML report writer
 - ``tracking``   headline numbers to MLflow as a monitoring run, and the history back
 - ``policy``     the pure retraining decision with hysteresis and cooldown

@@ -1,10 +1,11 @@
 """Evidently 0.7 reports: data drift, prediction drift, classification quality, headlines.
 
 The only module in the project that runs Evidently reports (its API churns: 0.7 broke 0.6).
-Reports keep Evidently's default tests, so the numbers we act on are the numbers its HTML
-shows. We read results from ``snapshot.json()`` by ``config["type"]`` and verdicts from the
-report's own tests (``FAIL`` = drift), never re-deriving them: a ValueDrift value is a p-value
-for KS/chi-square/Z (reference <= 1000 rows) and a distance for Wasserstein/Jensen-Shannon.
+Reports keep Evidently's default tests; their verdicts are shown beside ours (calibrated.py),
+which are the ones acted on. We read results from ``snapshot.json()`` by ``config["type"]``
+and verdicts from the report's own tests (``FAIL`` = drift), never re-deriving them: a
+ValueDrift value is a p-value for KS/chi-square/Z (reference <= 1000 rows) and a distance for
+Wasserstein/Jensen-Shannon.
 
 ``Report.run(current, reference)`` takes the current data FIRST.
 """
@@ -14,15 +15,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
 from loopwatch.config import MonitoringParams
-from loopwatch.monitoring.results import ColumnDrift, DriftResult, QualityResult
+from loopwatch.monitoring.results import QualityResult
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 DRIFTED_COUNT = "evidently:metric_v2:DriftedColumnsCount"
@@ -34,6 +34,13 @@ QUALITY_TYPES = {  # ClassificationPreset metric type -> QualityResult field
     "evidently:metric_v2:F1Score": "f1",
     "evidently:metric_v2:RocAuc": "roc_auc",
 }
+
+
+class EvidentlyVerdict(NamedTuple):
+    method: str  # e.g. "K-S p_value", "Wasserstein distance (normed)"
+    statistic: float  # a p-value or a distance, as the method says
+    threshold: float
+    drifted: bool
 
 
 def _dataset(frame: pd.DataFrame, numerical: Sequence[str], categorical: Sequence[str]):
@@ -55,12 +62,12 @@ def drift_report(
     timestamp: datetime | None = None,
     tags: Sequence[str] = (),
     metadata: dict[str, str] | None = None,
-) -> tuple[DriftResult, tuple[ColumnDrift, ...], Any]:
+) -> tuple[dict[str, EvidentlyVerdict], Any]:
     """DataDriftPreset over the columns not in ``extra``; one ValueDrift per ``extra`` column.
 
     ``extra`` holds the prediction columns (score, predicted label): their drift is prediction
-    drift, reported apart and kept out of the dataset drift share.
-    Returns (data drift, prediction drift, the Evidently snapshot).
+    drift. Returns ({column: Evidently's (method, statistic, drifted)}, the snapshot). These
+    are shown beside our calibrated verdicts (calibrated.py), never acted on.
     """
     from evidently import Report
     from evidently.metrics import ValueDrift
@@ -79,15 +86,10 @@ def drift_report(
     snapshot = report.run(_dataset(current, numerical, categorical),
                           _dataset(reference, numerical, categorical),
                           timestamp=timestamp, tags=list(tags), metadata=dict(metadata or {}))
-    columns = parse_value_drift(json.loads(snapshot.json()), set(numerical))
-    columns = {c: _with_display_name(d) for c, d in columns.items()}
-    data = tuple(columns[c] for c in features)
-    result = DriftResult(columns=data, drift_share_threshold=params.drift_share,
-                         n_current=len(current), n_reference=len(reference), source="evidently")
-    return result, tuple(columns[c] for c in extra), snapshot
+    return parse_value_drift(json.loads(snapshot.json()), set(numerical)), snapshot
 
 
-def parse_value_drift(payload: dict, numerical: set[str]) -> dict[str, ColumnDrift]:
+def parse_value_drift(payload: dict, numerical: set[str]) -> dict[str, EvidentlyVerdict]:
     """Every ValueDrift metric of a snapshot's JSON, with its test verdict, by column.
 
     The verdict is the report's own test result: run the Report with ``include_tests=True``.
@@ -97,36 +99,29 @@ def parse_value_drift(payload: dict, numerical: set[str]) -> dict[str, ColumnDri
         raise ValueError("the report has no tests: run it with include_tests=True")
     failed = {t["metric_config"]["metric_id"] for t in payload.get("tests", [])
               if t.get("status") == "FAIL"}
-    out: dict[str, ColumnDrift] = {}
+    out: dict[str, EvidentlyVerdict] = {}
     for metric in payload["metrics"]:
         config = metric["config"]
         if config["type"] != VALUE_DRIFT:
             continue
         column = config["column"]
-        out[column] = ColumnDrift(
-            column=column,
-            kind="numerical" if column in numerical else "categorical",
-            method=config["method"],
-            statistic=float(metric["value"]),
-            threshold=float(config["threshold"]),
-            drifted=metric["id"] in failed,
-            evidently_drifted=metric["id"] in failed,
-        )
+        out[column] = EvidentlyVerdict(_display_name(config["method"], column in numerical),
+                                       float(metric["value"]), float(config["threshold"]),
+                                       metric["id"] in failed)
     return out
 
 
-def _with_display_name(column: ColumnDrift) -> ColumnDrift:
+def _display_name(method: str, numerical: bool) -> str:
     """An explicitly chosen method comes back as its short name ("ks"): use the display name
     ("K-S p_value") Evidently reports for defaults, which says whether it is a p-value."""
     from evidently.legacy.calculations.stattests.registry import get_registered_stattest
     from evidently.legacy.core import ColumnType
 
-    kind = ColumnType.Numerical if column.kind == "numerical" else ColumnType.Categorical
+    kind = ColumnType.Numerical if numerical else ColumnType.Categorical
     try:
-        name = get_registered_stattest(column.method, kind).display_name
+        return get_registered_stattest(method, kind).display_name
     except (KeyError, ValueError):  # a display name already, or a custom callable's
-        return column
-    return replace(column, method=name)
+        return method
 
 
 def evidently_drift_share(snapshot: Any) -> float:

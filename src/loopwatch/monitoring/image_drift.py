@@ -1,21 +1,21 @@
 """Drift of image traffic: backbone embeddings, image statistics, the predicted-class mix.
 
 Like ``drift.py``, this module may import Evidently (the project keeps every Evidently
-import under ``monitoring/``: its API churns). Three signals, each with its verdict:
+import under ``monitoring/``: its API churns). Three signals, each with a calibrated verdict
+(calibrated.py: a stated false-alarm rate at any window size), Evidently's beside it:
 
-- **embeddings**: Evidently's embedding drift methods (default ``model``: a domain
-  classifier told to separate reference from current embeddings; drift when its ROC
-  AUC beats 0.55, or, under 1,000 reference rows, the 95th percentile of ROC AUCs
-  with shuffled labels — Evidently's own rule);
-- **image statistics** (brightness, contrast, sharpness): one Evidently ``ValueDrift``
-  each, Evidently's default test (KS under 1,000 reference rows, else Wasserstein);
-- **prediction**: ``ValueDrift`` on the predicted class (chi-square / Jensen-Shannon).
+- **embeddings**: every embedding dimension tested as a numeric column, Benjamini-Hochberg
+  across them; drift when any dimension drifts (false alarms <= alpha where nothing
+  changed). Beside it, Evidently's embedding drift method (default ``model``: a domain
+  classifier's ROC AUC against 0.55, a threshold that ignores the window's size);
+- **image statistics** (brightness, contrast, sharpness) and the **predicted class**: one
+  calibrated column each, with Evidently's ``ValueDrift`` verdict beside.
 
-Why the embedding score is computed by calling Evidently's drift-method object and
-not through an ``EmbeddingsDrift`` metric in the Report: in 0.7 that metric always
-runs a t-SNE of up to 5,000 points for its plot — 60-100 s for only 600 points on
-this 2-core machine (measured). ``plot=True`` adds the metric (and its t-SNE) to the
-report for a human to look at; the numbers are the same.
+Why the Evidently embedding score is computed by calling its drift-method object and not
+through an ``EmbeddingsDrift`` metric in the Report: in 0.7 that metric always runs a t-SNE
+of up to 5,000 points for its plot — 60-100 s for only 600 points on this 2-core machine
+(measured). ``plot=True`` adds the metric (and its t-SNE) to the report for a human to look
+at; the numbers are the same.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ from typing import Any
 
 import pandas as pd
 
+from loopwatch.config import MonitoringParams
+from loopwatch.monitoring import calibrated
 from loopwatch.monitoring.drift import parse_value_drift
 from loopwatch.monitoring.frame import EMBEDDING_PREFIX, embedding_columns
-from loopwatch.monitoring.results import ColumnDrift
+from loopwatch.monitoring.results import ColumnDrift, DriftResult
 
 EMBEDDING_NAME = "backbone"
 METHODS = ("model", "mmd", "ratio", "distance")
@@ -37,13 +39,15 @@ METHODS = ("model", "mmd", "ratio", "distance")
 
 @dataclass(frozen=True)
 class ImageDriftResult:
-    embedding_method: str
-    embedding_score: float  # ROC AUC (model), MMD, share of drifted components, or distance
-    embedding_drift: bool
+    embedding_method: str  # Evidently's, beside ours
+    embedding_score: float  # its ROC AUC (model), MMD, share of drifted components, or distance
+    embedding_drift: bool  # ours: any embedding dimension drifted
     columns: tuple[ColumnDrift, ...]  # image statistics, then the prediction
     n_current: int
     n_reference: int
-    drift_share_threshold: float = 0.5  # as monitoring.drift_share: Evidently's dataset rule
+    drift_share_threshold: float = 0.5  # as monitoring.drift_share
+    embeddings: DriftResult | None = None  # the per-dimension verdicts behind embedding_drift
+    evidently_embedding_drift: bool | None = None
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -51,11 +55,7 @@ class ImageDriftResult:
 
     @property
     def drift(self) -> bool:
-        """Embedding drift, or drift in at least ``drift_share_threshold`` of the columns.
-
-        Not "any column": each KS/chi-square test alarms on 5% of clean windows by design,
-        so one of four columns alone would raise a false alarm on ~19% of clean windows.
-        """
+        """Embedding drift, or drift in at least ``drift_share_threshold`` of the columns."""
         share = len(self.drifted_columns) / len(self.columns) if self.columns else 0.0
         return self.embedding_drift or share >= self.drift_share_threshold
 
@@ -69,10 +69,12 @@ class ImageDriftResult:
         return out
 
     def summary(self) -> str:
-        lines = [f"embeddings ({self.embedding_method}): score {self.embedding_score:.3f} -> "
-                 f"{'DRIFT' if self.embedding_drift else 'ok'}"]
+        dims = self.embeddings
+        drifted = f"{dims.n_drifted} of {len(dims.columns)} dimensions drifted" if dims else ""
+        lines = [f"embeddings: {drifted} -> {'DRIFT' if self.embedding_drift else 'ok'} "
+                 f"(Evidently {self.embedding_method}: {self.embedding_score:.3f})"]
         for c in self.columns:
-            lines.append(f"{c.column:>11} ({c.method}): {c.statistic:.3g} -> "
+            lines.append(f"{c.column:>11} ({c.method}): {c.statistic:.3g}, {c.verdict} -> "
                          f"{'DRIFT' if c.drifted else 'ok'}")
         return "\n".join(lines)
 
@@ -133,8 +135,9 @@ def _dataset(frame: pd.DataFrame, statistics: tuple[str, ...], embeddings: list[
 
 
 def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
+                       params: MonitoringParams | None = None,
                        method: str = "model", pca_components: int | None = None,
-                       drift_share: float = 0.5, plot: bool = False,
+                       plot: bool = False,
                        timestamp: datetime | None = None,
                        tags: tuple[str, ...] = ()) -> tuple[ImageDriftResult, Any]:
     """Drift of ``current`` against ``reference`` (``images.monitor_frame`` columns).
@@ -144,7 +147,11 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
     from evidently import Report
     from evidently.metrics import EmbeddingsDrift, ValueDrift
 
-    score, drifted, name = embedding_drift(current, reference, method, pca_components)
+    params = params or MonitoringParams()
+    score, evidently_drifted, name = embedding_drift(current, reference, method,
+                                                     pca_components)
+    dims, _ = calibrated.drift_frames(current, reference, embedding_columns(reference), [],
+                                      params)
     statistics = statistic_columns(reference)
     metrics: list = [ValueDrift(column=c) for c in (*statistics, "prediction")]
     embeddings = None
@@ -156,8 +163,11 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
     snapshot = Report(metrics, include_tests=True).run(
         _dataset(current, statistics, embeddings), _dataset(reference, statistics, embeddings),
         timestamp=timestamp, tags=list(tags))
-    parsed = parse_value_drift(json.loads(snapshot.json()), set(statistics))
-    columns = tuple(parsed[c] for c in (*statistics, "prediction"))
-    result = ImageDriftResult(name, score, drifted, columns, len(current), len(reference),
-                              drift_share)
+    ours, _ = calibrated.drift_frames(current.astype({"prediction": str}),
+                                      reference.astype({"prediction": str}), statistics,
+                                      ["prediction"], params)
+    evidently = parse_value_drift(json.loads(snapshot.json()), set(statistics))
+    result = ImageDriftResult(name, score, dims.n_drifted > 0,
+                              calibrated.beside(ours.columns, evidently), len(current),
+                              len(reference), params.drift_share, dims, evidently_drifted)
     return result, snapshot

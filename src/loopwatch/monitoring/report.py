@@ -1,7 +1,7 @@
 """The HTML report of one window: our tables, with Evidently's own reports alongside.
 
 ``index.html`` holds what Evidently cannot show (group fairness with intervals, drift per
-sensitive group, the big-data guard, the decision) and embeds Evidently's drift and quality
+sensitive group, what each window can detect, the decision) and embeds Evidently's drift and quality
 reports, saved next to it with ``snapshot.save_html``. Self-contained: no network needed to
 open it (Evidently inlines its scripts).
 """
@@ -24,6 +24,11 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _range(drift) -> str:
+    found = drift.detectable_range() if drift else None
+    return "–" if found is None else f"{found[0]:.2f}–{found[1]:.2f}"
+
+
 def _table(header: list[str], rows: list[list[str]], flags: list[bool] | None = None) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = []
@@ -34,11 +39,27 @@ def _table(header: list[str], rows: list[list[str]], flags: list[bool] | None = 
 
 
 def _drift_table(columns: tuple[ColumnDrift, ...]) -> str:
-    rows = [[c.column, c.kind, c.method, f"{c.statistic:.4g}", f"{c.threshold:g}",
-             "drift" if c.evidently_drifted else "–", _num(c.effect_size),
-             _num(c.p_adjusted, 4), "DRIFT" if c.drifted else "ok"] for c in columns]
-    return _table(["column", "type", "method", "statistic", "threshold", "Evidently",
-                   "effect size", "BH p", "verdict"], rows, [c.drifted for c in columns])
+    def evidently(c: ColumnDrift) -> str:
+        if c.evidently_drifted is None:
+            return "–"
+        return (f"{'drift' if c.evidently_drifted else 'no drift'} "
+                f"({c.evidently_method} {c.evidently_statistic:.3g})")
+
+    rows = [[c.column, c.kind, c.method, f"{c.statistic:.3f}", _num(c.detectable),
+             f"{c.test} {_num(c.p_adjusted, 4)}" if c.test else "–", c.verdict,
+             evidently(c)] for c in columns]
+    return _table(["column", "type", "effect size", "value", "smallest detectable",
+                   "test: BH-adjusted p", "verdict", "Evidently (its default test)"], rows,
+                  [c.drifted for c in columns])
+
+
+def _drift_rule(d) -> str:
+    return (f"{d.n_drifted} of {len(d.columns)} columns drifted (share {d.share:.2f}; dataset "
+            f"drift at ≥ {d.drift_share_threshold:.2f}). A column drifts when its test is "
+            f"significant at {d.alpha:g} after Benjamini-Hochberg AND its effect size reaches "
+            "the floor; where nothing changed this alarms at most "
+            f"{d.alpha:.0%} of the time per column and per table. 'smallest detectable': the "
+            "effect this window's size catches half the time.")
 
 
 def render(result: MonitoringResult, decision: Decision | None = None,
@@ -53,10 +74,7 @@ def render(result: MonitoringResult, decision: Decision | None = None,
         parts.append(f"<h2>Decision: {escape(decision.action)}</h2><ul>{items}</ul>")
     d = r.drift
     parts.append(f"<h2>Data drift: {'DATASET DRIFT' if d.dataset_drift else 'no dataset drift'}"
-                 f"</h2><p>{d.n_drifted} of {len(d.columns)} columns drifted (share "
-                 f"{d.share:.2f}; dataset drift at ≥ {d.drift_share_threshold:.2f}); "
-                 f"source: {escape(d.source)}{'; guard: ' + escape(d.guard) if d.guard else ''}"
-                 f"</p>" + _drift_table(d.columns))
+                 f"</h2><p>{escape(_drift_rule(d))}</p>" + _drift_table(d.columns))
     if r.prediction_drift:
         parts.append("<h2>Prediction drift</h2>" + _drift_table(r.prediction_drift))
     q = r.quality
@@ -82,11 +100,11 @@ def render(result: MonitoringResult, decision: Decision | None = None,
     if r.group_drift:
         parts.append("<h2>Drift per sensitive group</h2>" + _table(
             ["attribute", "group", "rows", "reference rows", "drift share", "drifted columns",
-             "note"],
+             "smallest detectable effect", "note"],
             [[g.attribute, g.group, str(g.n_current), str(g.n_reference),
               _num(g.drift.share if g.drift else None, 2),
               ", ".join(c.column for c in g.drift.columns if c.drifted) if g.drift else "",
-              g.note] for g in r.group_drift],
+              _range(g.drift), g.note] for g in r.group_drift],
             [bool(g.drift and g.drift.dataset_drift) for g in r.group_drift]))
     if r.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{escape(n)}</li>" for n in r.notes)

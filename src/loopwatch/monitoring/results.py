@@ -13,38 +13,43 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-P_VALUE_MARK = "p_value"  # Evidently names p-value methods "K-S p_value", "chi-square p_value"...
-
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One column's drift test. ``statistic`` is a p-value or a distance, as ``method`` says."""
+    """One column's calibrated drift verdict (see calibrated.py), Evidently's beside it.
+
+    ``statistic`` is the effect size on Evidently's large-sample distance (``method``): normed
+    Wasserstein or Jensen-Shannon, whatever the window's size, so values compare across windows.
+    """
 
     column: str
     kind: str  # "numerical" | "categorical"
-    method: str  # Evidently's method name, e.g. "K-S p_value", "Wasserstein distance (normed)"
+    method: str  # "Wasserstein distance (normed)" | "Jensen-Shannon distance"
     statistic: float
-    threshold: float
-    drifted: bool  # the verdict we act on (Evidently's, or the guard's when it is on)
-    evidently_drifted: bool  # Evidently's own verdict for this statistic
-    effect_size: float | None = None  # normed Wasserstein / Jensen-Shannon (guard only)
-    p_adjusted: float | None = None  # Benjamini-Hochberg adjusted p-value (guard only)
-
-    @property
-    def is_p_value(self) -> bool:
-        return P_VALUE_MARK in self.method
+    threshold: float  # the floor an effect must reach to matter
+    drifted: bool  # significant after Benjamini-Hochberg AND statistic >= threshold
+    verdict: str = ""  # drift | significant, small | large, not significant | no drift | untested
+    test: str = ""  # "K-S" | "chi-square": the significance test behind p_value
+    p_value: float | None = None
+    p_adjusted: float | None = None  # Benjamini-Hochberg across the slice's columns
+    detectable: float | None = None  # the smallest statistic significant at this size
+    evidently_method: str | None = None  # Evidently's default test for the reference size
+    evidently_statistic: float | None = None  # a p-value or a distance, as its method says
+    evidently_drifted: bool | None = None  # None: Evidently did not test this slice
 
 
 @dataclass(frozen=True)
 class DriftResult:
-    """Per-column tests and the dataset verdict: drift when the drifted share >= threshold."""
+    """Per-column verdicts and the dataset verdict: drift when the drifted share >= threshold.
+
+    Where nothing changed, each column and the dataset verdict alarm with probability
+    <= ``alpha`` (calibrated.py)."""
 
     columns: tuple[ColumnDrift, ...]
     drift_share_threshold: float
     n_current: int
     n_reference: int
-    source: str  # "evidently" (its report on the rows) | "sketch" (stream.py, all rows)
-    guard: str | None = None  # what the big-data guard did, when on
+    alpha: float = 0.05
 
     @property
     def n_drifted(self) -> int:
@@ -57,6 +62,12 @@ class DriftResult:
     @property
     def dataset_drift(self) -> bool:
         return bool(self.columns) and self.share >= self.drift_share_threshold
+
+    def detectable_range(self) -> tuple[float, float] | None:
+        """(best, worst) smallest detectable statistic over the tested columns."""
+        found = [c.detectable for c in self.columns
+                 if c.detectable is not None and math.isfinite(c.detectable)]
+        return (min(found), max(found)) if found else None
 
     def column(self, name: str) -> ColumnDrift:
         for c in self.columns:

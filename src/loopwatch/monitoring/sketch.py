@@ -1,9 +1,9 @@
-"""Mergeable column sketches: Evidently's large-reference drift tests over chunks of rows.
+"""Mergeable column sketches: what a drift verdict needs, summed over chunks of rows.
 
-With more than 1,000 reference rows Evidently tests a numeric column with the Wasserstein
-distance normed by the reference std (Jensen-Shannon when the column has <= 5 distinct
-values) and a categorical column with the Jensen-Shannon distance; both drift at >= 0.1.
-Those two statistics need no raw rows:
+The effect sizes are Evidently's large-reference distances: the Wasserstein distance normed
+by the reference std for a numeric column (Jensen-Shannon when it has <= 5 distinct values)
+and the Jensen-Shannon distance for a categorical one. They need no raw rows, and neither do
+the significance tests of calibrated.py (KS on the bin edges, chi-square on the counts):
 
 - Jensen-Shannon depends on value counts only: exact from counts summed over chunks.
 - Wasserstein-1 is the area between the two CDFs. The sketch bins values on the reference's
@@ -15,9 +15,8 @@ Those two statistics need no raw rows:
   std for a normal column at 2,000 bins, 20x below the 0.1 threshold), and zero for discrete
   columns whose values all lie on the edges (ages, counts, categories coded as numbers).
 
-Memory is O(columns x bins) whatever the row count. The p-value tests Evidently uses for
-<= 1,000 reference rows need raw values: ``Reservoir`` keeps a bounded uniform sample instead
-(see monitor.py for when, and its effect on sensitivity).
+Memory is O(columns x bins) whatever the row count. ``Reservoir`` keeps a bounded uniform
+sample of rows for what does need them (Evidently's own report, quality).
 """
 
 from __future__ import annotations
@@ -32,8 +31,6 @@ from scipy.spatial import distance
 
 WASSERSTEIN = "Wasserstein distance (normed)"  # Evidently's method names, so results compare
 JENSEN_SHANNON = "Jensen-Shannon distance"
-DISTANCE_THRESHOLD = 0.1  # Evidently's default for both distances
-SMALL_REFERENCE_ROWS = 1_000  # Evidently: <= this many reference values -> p-value tests
 LOW_CARDINALITY = 5  # Evidently: a numeric column with <= 5 distinct values -> Jensen-Shannon
 TAIL_QUANTILES = 64
 BELOW, ABOVE, MISSING = -1, -2, -3  # NumericSketch.codes outside the bins

@@ -1,23 +1,17 @@
-"""One monitoring window streamed in chunks, in memory bounded whatever its row count.
+"""One monitoring window in chunks, in memory bounded whatever its row count.
 
-Same checks and result type as ``monitor.monitor_frames``; what each one sees:
+The one engine behind ``monitor.monitor_frames`` (a window held in memory: one chunk, every
+row sampled) and ``monitor_stream`` (the prediction log read in chunks). What each check sees:
 
-- data and prediction drift, overall and per sensitive group: all rows, through the sketches
-  of sketch.py, which reproduce Evidently's tests for slices with > 1,000 reference rows
-  (Wasserstein normed / Jensen-Shannon; agreement with Evidently is measured by
-  bench/monitoring.py).
-- slices with <= 1,000 reference rows, where Evidently uses p-value tests (KS, chi-square, Z)
-  that need raw values: Evidently itself on a uniform sample of at most
-  ``small_reference_sample_rows`` (20,000) rows of the slice. Effect on sensitivity: with
-  n_ref <= 1,000 the reference bounds the power; e.g. KS's critical distance at 5% is
-  1.36 * sqrt(1/n_ref + 1/n_cur) = 0.0441 with 20,000 current rows against 0.0430 with
-  unlimited ones: under 3% less sensitive.
+- data and prediction drift, overall and per sensitive group, however small: all rows,
+  through the sketches of sketch.py and the calibrated verdicts of calibrated.py (a stated
+  false-alarm rate and the smallest detectable shift at the slice's size).
 - group fairness: exact, from (group, label, prediction) counts summed over chunks.
-- quality (ClassificationPreset) and the Evidently drift report behind the HTML and the
-  workspace snapshot: a uniform sample of at most ``report_sample_rows`` (50,000) rows, as
-  Evidently's report costs ~1 s per 10,000 rows x 20 columns. Effect: accuracy's standard
-  error is at most 0.5/sqrt(50,000) = 0.0022, 20x below the default accuracy-drop threshold
-  of 0.05. The drift verdicts and fairness numbers we act on come from all rows.
+- quality (ClassificationPreset) and Evidently's own drift report (its verdicts shown beside
+  ours, its HTML and workspace snapshot): a uniform sample of at most ``sample_rows`` rows
+  (``report_sample_rows``, 50,000, when streamed), as Evidently's report costs ~1 s per
+  10,000 rows x 20 columns. Effect: accuracy's standard error is at most
+  0.5/sqrt(50,000) = 0.0022, 20x below the default accuracy-drop threshold of 0.05.
 
 Memory: sketches (columns x bins per slice) + the samples + one chunk.
 """
@@ -25,7 +19,7 @@ Memory: sketches (columns x bins per slice) + the samples + one chunk.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,17 +28,16 @@ import numpy as np
 import pandas as pd
 
 from loopwatch.config import MonitoringParams
+from loopwatch.monitoring import calibrated, fairness, sketch
 from loopwatch.monitoring import drift as ev
-from loopwatch.monitoring import fairness, sketch
 from loopwatch.monitoring.frame import FrameSchema
-from loopwatch.monitoring.monitor import (
+from loopwatch.monitoring.prepare import (
     PREDICTION_COLUMNS,
     as_binary,
-    guarded,
     prepare_current,
     prepare_reference,
 )
-from loopwatch.monitoring.results import ColumnDrift, DriftResult, GroupDrift, MonitoringResult
+from loopwatch.monitoring.results import DriftResult, GroupDrift, MonitoringResult
 
 OVERALL: tuple[str | None, str | None] = (None, None)
 
@@ -59,55 +52,45 @@ class _Slice:
     categorical: list[str]
     reference: dict = field(default_factory=dict)  # column -> sketch
     current: dict = field(default_factory=dict)
-    reference_rows: dict = field(default_factory=dict)  # small slices: column -> values
-    sample: sketch.Reservoir | None = None
     n_current: int = 0
-
-    @property
-    def small(self) -> bool:
-        return self.n_reference <= sketch.SMALL_REFERENCE_ROWS
 
 
 class StreamMonitor:
     """Feed chunks with ``update``; ``result`` gives the window's MonitoringResult."""
 
     def __init__(self, reference: pd.DataFrame | str | Path, spec: FrameSchema,
-                 params: MonitoringParams):
-        if {params.num_method, params.cat_method} - {None, "wasserstein", "jensenshannon"}:
-            raise ValueError("the stream path reproduces Evidently's default drift tests only: "
-                             "unset num_method/cat_method or use monitor_frames")
-        self.spec, self.params = spec, params
+                 params: MonitoringParams, sample_rows: int | None = None,
+                 mode: str = "stream"):
+        self.spec, self.params, self.mode = spec, params, mode
+        sample_rows = sample_rows or params.report_sample_rows
         read, available = sketch.column_reader(reference)
         self.extra = [c for c in PREDICTION_COLUMNS if c in available]
         self.numerical = list(spec.continuous) + (["score"] if "score" in self.extra else [])
         self.categorical = list(spec.categorical) + (
             ["prediction"] if "prediction" in self.extra else [])
-        self.slices, self.skipped = self._build(read)
+        self.slices = self._build(read)
         columns = [*spec.categorical, *spec.continuous, *self.extra]
         self.ref_sample = prepare_reference(sketch.reference_sample(
-            reference, columns, params.report_sample_rows, params.seed, params.chunk_rows), spec)
-        self.report_sample = sketch.Reservoir(params.report_sample_rows, params.seed)
-        self.labelled_sample = sketch.Reservoir(params.report_sample_rows, params.seed + 1)
+            reference, columns, max(sample_rows, params.report_sample_rows), params.seed,
+            params.chunk_rows), spec)
+        self.report_sample = sketch.Reservoir(sample_rows, params.seed)
+        self.labelled_sample = sketch.Reservoir(sample_rows, params.seed + 1)
         self.cells: dict[str, pd.DataFrame | None] = dict.fromkeys(spec.sensitive)
         self.group_rows: dict[str, Counter] = {a: Counter() for a in spec.sensitive}
         self.n_rows = self.n_labelled = 0
-        self.notes: list[str] = []
 
-    def _build(self, read: Callable) -> tuple[dict, dict]:
+    def _build(self, read: Callable) -> dict:
         p, spec = self.params, self.spec
         n_rows = len(read([self.numerical[0] if self.numerical else self.categorical[0]]))
         masks: dict = {OVERALL: None}
-        skipped: dict = {}  # groups below the minimum size: counted, not tested
         for attr in spec.sensitive:
             # Integer codes, not a column of strings: O(n_ref) bytes, not O(n_ref) objects.
             codes, uniques = pd.factorize(read([attr])[attr])
             names = [str(u) for u in uniques] + [fairness.MISSING_GROUP]
             codes[codes < 0] = len(uniques)
             for k, n in enumerate(np.bincount(codes, minlength=len(names))):
-                if n >= p.min_group_size:
+                if n:  # every group is tested: a small one is told what it can detect
                     masks[(attr, names[k])] = codes == k
-                elif n:
-                    skipped[(attr, names[k])] = int(n)
 
         def tested(columns: list[str], key) -> list[str]:
             # A group slice tests its feature columns: not its own (constant) attribute, and
@@ -134,10 +117,6 @@ class StreamMonitor:
                 s = slices[key]
                 if column not in s.numerical + s.categorical:
                     continue
-                if s.small:
-                    part = values if mask is None else values[mask]
-                    s.reference_rows[column] = part.reset_index(drop=True)
-                    continue
                 if numeric:
                     s.reference[column] = whole if mask is None else whole.empty_like()
                     if mask is not None:
@@ -148,10 +127,7 @@ class StreamMonitor:
                         codes if mask is None else codes[mask], uniques)
                 s.current[column] = (s.reference[column].empty_like() if numeric
                                      else sketch.ValueCounts())
-        for s in slices.values():
-            if s.small:
-                s.sample = sketch.Reservoir(p.small_reference_sample_rows, p.seed)
-        return slices, skipped
+        return slices
 
     def update(self, chunk: pd.DataFrame) -> None:
         cur = prepare_current(chunk, self.spec)
@@ -168,10 +144,7 @@ class StreamMonitor:
             self.group_rows[attr].update(Counter(groups[attr]))
         masks = {(a, g): None if a is None else groups[a] == g for a, g in self.slices}
         for key, s in self.slices.items():
-            part = cur if masks[key] is None else cur[masks[key]]
-            s.n_current += len(part)
-            if s.small:
-                s.sample.add(part[s.numerical + s.categorical])
+            s.n_current += len(cur) if masks[key] is None else int(masks[key].sum())
         # Bin (or factorise) each column once per chunk; every slice then only counts.
         for column in self.numerical + self.categorical:
             users = [s for s in self.slices.values() if column in s.current]
@@ -191,46 +164,35 @@ class StreamMonitor:
                     s.current[column].update_factorized(codes if m is None else codes[m],
                                                         uniques)
 
-    def _drift(self, s: _Slice, extra: list[str] = ()) -> tuple[DriftResult, tuple]:
+    def data_drift(self) -> tuple[DriftResult, tuple]:
+        """(data drift, prediction drift) of all rows so far: calibrated verdicts only."""
+        return self._drift(self.slices[OVERALL], self.extra)
+
+    def _drift(self, s: _Slice, extra: Sequence[str] = ()) -> tuple[DriftResult, tuple]:
         """(data drift, prediction drift on ``extra``) of one slice."""
-        p = self.params
-        if s.small:  # Evidently's p-value tests on a bounded sample (module docstring)
-            ref, cur = pd.DataFrame(s.reference_rows), s.sample.frame()
-            result, prediction, _ = ev.drift_report(cur, ref, s.numerical, s.categorical, p,
-                                                    extra=extra)
-            features = [c for c in s.numerical + s.categorical if c not in extra]
-            return guarded(result, cur, ref, [c for c in s.numerical if c in features],
-                           [c for c in s.categorical if c in features], p), prediction
-        tests = []
-        for c in s.numerical + s.categorical:
-            ref, cur = s.reference[c], s.current[c]
-            if 0 < ref.n <= sketch.SMALL_REFERENCE_ROWS:  # mostly-missing column
-                self.notes.append(f"{c} in slice {s.key}: only {ref.n} reference values; "
-                                  "Evidently would use a p-value test, the stream a distance")
-            method, value = (sketch.distance_test(ref, cur) if cur.n and ref.n
-                             else ("no values", float("nan")))
-            threshold = p.drift_threshold or sketch.DISTANCE_THRESHOLD
-            flag = bool(value >= threshold)
-            tests.append(ColumnDrift(c, "numerical" if c in self.numerical else "categorical",
-                                     method, float(value), threshold, flag, flag))
-        data = tuple(t for t in tests if t.column not in extra)
-        return (DriftResult(data, p.drift_share, s.n_current, s.n_reference, "sketch"),
-                tuple(t for t in tests if t.column in extra))
+        kinds = {c: "numerical" for c in s.numerical} | {c: "categorical" for c in s.categorical}
+        sketches = {c: (kinds[c], s.reference[c], s.current[c]) for c in kinds}
+        return calibrated.judge(sketches, self.params, s.n_current, s.n_reference, extra)
 
     def result(self, model_name: str = "", model_version: str = "",
                window_start: datetime | None = None,
                window_end: datetime | None = None) -> MonitoringResult:
         p = self.params
-        data_drift, prediction = self._drift(self.slices[OVERALL], self.extra)
-        group_drift = self._group_drift()  # before the notes: it adds to them
+        data_drift, prediction = self.data_drift()
+        group_drift = self.group_drift()
         meta = {"model_name": model_name, "model_version": str(model_version)}
         sample = self.report_sample.frame()
-        notes = [f"stream: drift and fairness from all {self.n_rows} rows; quality and the "
-                 f"Evidently report from a uniform sample of {len(sample)} rows", *self.notes]
-        _, _, snapshot = ev.drift_report(sample, self.ref_sample, self.numerical,
-                                         self.categorical, p, extra=self.extra,
-                                         timestamp=window_end, tags=["loopwatch", "drift"],
-                                         metadata={**meta, "sample_rows": str(len(sample))})
+        notes = []
+        if len(sample) < self.n_rows:
+            notes.append(f"drift and fairness from all {self.n_rows} rows; quality and "
+                         f"Evidently's report from a uniform sample of {len(sample)} rows")
+        evidently, snapshot = ev.drift_report(sample, self.ref_sample, self.numerical,
+                                              self.categorical, p, extra=self.extra,
+                                              timestamp=window_end,
+                                              tags=["loopwatch", "drift"],
+                                              metadata={**meta, "sample_rows": str(len(sample))})
+        data_drift = replace(data_drift, columns=calibrated.beside(data_drift.columns, evidently))
+        prediction = calibrated.beside(prediction, evidently)
         snapshots, quality = {"drift": snapshot}, None
         labelled = self.labelled_sample.frame()
         if labelled is not None and len(labelled):
@@ -243,21 +205,24 @@ class StreamMonitor:
         return MonitoringResult(
             model_name=model_name, model_version=str(model_version), n_rows=self.n_rows,
             n_labelled=self.n_labelled, drift=data_drift, prediction_drift=tuple(prediction),
-            quality=quality, fairness=fair, group_drift=group_drift, mode="stream",
+            quality=quality, fairness=fair, group_drift=group_drift, mode=self.mode,
             window_start=window_start, window_end=window_end, notes=notes,
             snapshots=snapshots)
 
-    def _group_drift(self) -> tuple[GroupDrift, ...]:
+    def group_drift(self) -> tuple[GroupDrift, ...]:
+        """Each sensitive group's slice against the same group's reference slice."""
         out = []
         for attr in self.spec.sensitive:
             for g, n_cur in sorted(self.group_rows[attr].items()):
                 s = self.slices.get((attr, g))
-                n_ref = s.n_reference if s else self.skipped.get((attr, g), 0)
-                if s is None or n_cur < self.params.min_group_size:
-                    out.append(GroupDrift(attr, g, n_cur, n_ref, None, "too small: fewer "
-                                          f"than {self.params.min_group_size} rows"))
+                if s is None:
+                    out.append(GroupDrift(attr, g, n_cur, 0, None, "not in the reference"))
                     continue
-                out.append(GroupDrift(attr, g, n_cur, n_ref, self._drift(s)[0]))
+                drift = self._drift(s)[0]
+                found = drift.detectable_range()
+                note = (f"can only detect shifts of {found[0]:.2f} to {found[1]:.2f} or more"
+                        if found and found[0] > self.params.drift_floor else "")
+                out.append(GroupDrift(attr, g, n_cur, s.n_reference, drift, note))
         return tuple(out)
 
 
@@ -270,13 +235,31 @@ def monitor_stream(
     model_version: str = "",
     window_start: datetime | None = None,
     window_end: datetime | None = None,
+    sample_rows: int | None = None,
+    mode: str = "stream",
 ) -> MonitoringResult:
     """Monitor a window given as chunks (e.g. the prediction log read ``chunk_rows`` at a time)
     against a reference frame or parquet file (read column by column)."""
-    monitor = StreamMonitor(reference, spec, params)
+    monitor = StreamMonitor(reference, spec, params, sample_rows, mode)
     for chunk in chunks:
         monitor.update(chunk)
     if monitor.n_rows == 0:
         raise ValueError("the window has no rows: nothing to monitor")
     return monitor.result(model_name, model_version, window_start, window_end)
 
+
+
+def monitor_frames(
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    spec: FrameSchema,
+    params: MonitoringParams,
+    model_name: str = "",
+    model_version: str = "",
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+) -> MonitoringResult:
+    """Every check on a window held in memory: one chunk, and Evidently sees every row."""
+    return monitor_stream([current], reference, spec, params, model_name, model_version,
+                          window_start, window_end, sample_rows=max(len(current), 1),
+                          mode="memory")

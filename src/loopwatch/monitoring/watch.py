@@ -3,8 +3,8 @@
 For a window of logged predictions (``MonitorFrame``) against the reference the model was
 trained to serve (its validation rows scored at training time, logged with the run):
 
-- data drift of every feature column and prediction drift (Evidently's DataDriftPreset
-  and ValueDrift, its default tests for the reference size);
+- data drift of every feature column and prediction drift: calibrated verdicts
+  (calibrated.py), Evidently's DataDriftPreset and ValueDrift beside them;
 - quality once labels arrive: accuracy of the labelled rows, naive and inverse-propensity
   weighted (SNIPS) — labels revealed by the model's own decisions are not a random sample;
 - group quality: accuracy per sensitive group, and the gap, only for groups with at least
@@ -19,7 +19,7 @@ exposure) build on the same pieces; this one needs nothing from a task but its s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,7 @@ def group_quality(labelled: pd.DataFrame, attribute: str, min_group_size: int
 def watch(current: MonitorFrame, reference: MonitorFrame, params: MonitoringParams, *,
           timestamp: datetime | None = None, tags: tuple[str, ...] = ()) -> WatchResult:
     """Drift, quality, group quality and loop signals of ``current`` against ``reference``."""
+    from loopwatch.monitoring import calibrated
     from loopwatch.monitoring.drift import drift_report
 
     schema = current.schema
@@ -89,9 +90,13 @@ def watch(current: MonitorFrame, reference: MonitorFrame, params: MonitoringPara
     columns = [*numerical, *categorical]
     cur = current.rows[columns].assign(prediction=_as_text(current.rows["prediction"]))
     ref = reference.rows[columns].assign(prediction=_as_text(reference.rows["prediction"]))
-    drift, prediction_drift, snapshot = drift_report(
-        cur, ref, numerical, [*categorical, "prediction"], params, extra=("prediction",),
-        timestamp=timestamp, tags=tags)
+    categorical = [*categorical, "prediction"]
+    drift, prediction_drift = calibrated.drift_frames(cur, ref, numerical, categorical, params,
+                                                      extra=("prediction",))
+    evidently, snapshot = drift_report(cur, ref, numerical, categorical, params,
+                                       extra=("prediction",), timestamp=timestamp, tags=tags)
+    drift = replace(drift, columns=calibrated.beside(drift.columns, evidently))
+    prediction_drift = calibrated.beside(prediction_drift, evidently)
     metrics = {"rows": float(len(current)), "drift_share": drift.share,
                "drifted_columns": float(drift.n_drifted),
                "prediction_drifted": float(any(c.drifted for c in prediction_drift))}

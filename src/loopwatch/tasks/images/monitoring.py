@@ -59,8 +59,8 @@ def check(settings: Settings, current: pd.DataFrame, reference: pd.DataFrame, la
     from loopwatch.monitoring.image_drift import image_drift_report
 
     result, snapshot = image_drift_report(
-        current, reference, method=method, plot=plot, tags=("images", label),
-        drift_share=settings.params.monitoring.drift_share)
+        current, reference, params=settings.params.monitoring, method=method, plot=plot,
+        tags=("images", label))
     out = report_dir(settings)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{label}-{datetime.now(UTC):%Y%m%dT%H%M%S}.html"

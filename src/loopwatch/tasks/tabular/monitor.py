@@ -4,7 +4,7 @@ Glue between the stores: the prediction log (what was served, with the labels
 that arrived), MLflow (which version is champion, the DVC data version it was
 trained on, its test accuracy, the history of earlier windows) and DVC (that
 data version, materialised to rebuild the reference). It then runs the checks
-of ``monitoring.monitor``, asks the policy, and writes the Evidently snapshot, the HTML
+of ``monitoring.stream``, asks the policy, and writes the Evidently snapshot, the HTML
 report and the MLflow monitoring run.
 """
 
@@ -19,11 +19,10 @@ from mlflow.tracking import MlflowClient
 
 from loopwatch.config import Settings
 from loopwatch.data import versioning
-from loopwatch.monitoring.monitor import monitor_frames
 from loopwatch.monitoring.policy import Decision, decide
 from loopwatch.monitoring.report import write_html_report
 from loopwatch.monitoring.results import MonitoringResult
-from loopwatch.monitoring.stream import monitor_stream
+from loopwatch.monitoring.stream import monitor_frames, monitor_stream
 from loopwatch.monitoring.tracking import load_history, log_to_mlflow, summarize
 from loopwatch.monitoring.window import (
     TAG_REFERENCE_WINDOW,
