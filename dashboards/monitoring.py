@@ -43,10 +43,12 @@ def panels(columns: list[str], sensitive: list[str]) -> list[tuple[str, Dashboar
         line_plot_panel(TITLES["drift_share"], [
             value("drift_share", "share of drifted columns"),
             value(DRIFT_LINE, "policy threshold"),
-        ], description="Evidently's per-column tests; dataset drift at >= 0.5 of columns"),
+        ], description="calibrated per-column verdicts (where nothing changed, at most 5% "
+           "of windows alarm); the line is the share at which the policy retrains"),
         line_plot_panel(TITLES["column_drift"], [
             value(headline_key("drift_score", c), c) for c in columns
-        ], description="p-value (<= 1,000 reference rows) or distance (more): see the report"),
+        ], description="effect size: normed Wasserstein / Jensen-Shannon distance; a column "
+           "drifts at >= 0.1 when its test is also significant"),
         line_plot_panel(TITLES["accuracy"], [
             value("accuracy", "accuracy"), value("f1", "F1"), value("roc_auc", "ROC AUC"),
         ], description="on the rows whose labels have arrived", size="half"),

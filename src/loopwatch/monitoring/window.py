@@ -39,7 +39,7 @@ def store_snapshots(settings: Settings, name: str, result: Any) -> dict[str, str
     workspace = open_workspace(workspace_path(settings))
     project = project_for(workspace, name)
     return add_window(workspace, project, result,
-                      drift_share_threshold=settings.params.monitoring.drift_share)
+                      drift_share_threshold=settings.params.monitoring.retrain_drift_share)
 
 
 def apply_dashboards(settings: Settings, name: str, columns: list[str],

@@ -70,7 +70,7 @@ def plot_days(state: ScenarioState, path: Path, drift_start: int) -> Path:
     days = sorted(state.days, key=lambda r: r.day)
     x = [d.day for d in days]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
-    top.plot(x, [d.drift_share for d in days], "o-", label="drift share (Evidently)")
+    top.plot(x, [d.drift_share for d in days], "o-", label="drift share (calibrated verdicts)")
     top.axvline(drift_start - 0.5, color="grey", ls="--", label="drift starts")
     top.set_ylabel("share of columns drifted")
     bottom.plot(x, [d.accuracy for d in days], "o-", color="tab:green", label="accuracy")

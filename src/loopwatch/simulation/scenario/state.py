@@ -27,7 +27,7 @@ class DayRecord(BaseModel):
     explored: int
     labels_arrived: int  # outcome labels delivered on this day (from earlier decisions)
     drift_on: bool  # the scenario's drift was active (the truth the monitor must find)
-    drift_share: float  # share of columns Evidently found drifted
+    drift_share: float  # share of columns the calibrated verdicts found drifted
     drifted_columns: list[str] = Field(default_factory=list)
     accuracy: float  # of the model's greedy calls on ALL applicants (the simulation knows)
     observed_accuracy: float | None = None  # on the labels the monitor saw in the window
