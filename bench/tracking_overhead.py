@@ -36,7 +36,8 @@ from loopwatch.tasks.tabular import adult
 from loopwatch.tasks.tabular.fit import build_module, fit_tabular, make_loader
 from loopwatch.tasks.tabular.params import TabularParams
 from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
-from loopwatch.training.tracking import MlflowEpochLogger
+from loopwatch.training.run import History
+from loopwatch.training.tracking import epoch_sink
 
 TARGET = 1.15
 
@@ -56,7 +57,7 @@ def run_lightning(spec, splits, params: TabularParams, store: Path, tag: str) ->
     start = time.perf_counter()
     with mlflow.start_run() as run:
         fit_tabular(spec, splits["train"], splits["valid"], params, store / f"ckpt-{tag}",
-                    callbacks=[MlflowEpochLogger(client, run.info.run_id)])
+                    callbacks=[History(sink=epoch_sink(client, run.info.run_id))])
     return time.perf_counter() - start
 
 

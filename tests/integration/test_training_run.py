@@ -114,3 +114,17 @@ def test_register_refuses_an_unevaluated_run(trained, tmp_path):
     with pytest.raises(ValueError, match="loopwatch evaluate"):
         register_and_promote(client, "other", f"runs:/{run.info.run_id}/model", run.info.run_id,
                              "test_accuracy")
+
+
+def test_one_point_per_epoch_train_and_valid_aligned_and_best_epoch_is_the_checkpoints(trained):
+    settings, _, _, out, _, _ = trained
+    client = MlflowClient(settings.tracking_uri)
+    epochs = list(range(out.epochs_run))
+    for key in ("train_loss", "train_roc_auc", "valid_loss", "valid_roc_auc"):
+        assert [m.step for m in client.get_metric_history(out.run_id, key)] == epochs, key
+    valid = {m.step: m.value for m in client.get_metric_history(out.run_id, "valid_roc_auc")}
+    run = client.get_run(out.run_id).data.metrics
+    best = max(valid, key=valid.get)
+    assert run["best_epoch"] == best and run["best_valid_roc_auc"] == valid[best]
+    first = min((settings.state_dir / "checkpoints").iterdir(), key=lambda p: p.stat().st_mtime)
+    assert [p.stem for p in first.glob("*.ckpt")] == [f"best-epoch={best}"]  # it is served

@@ -110,3 +110,27 @@ def test_measure_gives_none_for_groups_that_are_too_small():
     spec, frame = tiny_table(200, seed=1)
     result = measure(lambda f: np.full(len(f), 0.7), frame, spec, min_group_size=150)
     assert result.gaps["group"] == {DP: None, EO: None, DI: None}
+
+
+def test_reasons_read_right_better_or_worse_rounded_and_what_noise_means():
+    better = gate(CHAMPION, model(0.8504, dp=0.0778), TOL)
+    text = " ".join(better.reasons)
+    assert "accuracy 0.8504 vs champion 0.8400: better by 0.0104" in text
+    assert "sex.demographic_parity_difference 0.0778 vs champion 0.1000: better by 0.0222" in text
+    assert "-0.0" not in text  # never "worse by -0.0104"
+    assert better.table["accuracy"]["delta"] == 0.0104  # rounded, not 0.010399999...
+    noisy = gate(CHAMPION, model(0.84, eo=0.0722), TOL,
+                 {"sex.equal_opportunity_difference": -0.004})
+    line = next(r for r in noisy.reasons if r.startswith("sex.equal_opportunity"))
+    assert "worse by 0.0222 (tolerance: worse by at most 0.02); within noise" in line
+    assert "lower confidence bound of how much worse is -0.0040" in line and noisy.promote
+
+
+def test_long_reasons_are_cut_at_a_word_and_say_where_the_rest_is():
+    from loopwatch.training.gate import shortened
+
+    reason = "; ".join(f"sex.gap{i} 0.1234 vs champion 0.12: worse by 0.0034" for i in range(20))
+    short = shortened(reason, 300)
+    assert len(short) <= 300 and short.endswith("(whole reason: the version's tag)")
+    head = short.split(" …")[0]
+    assert reason.startswith(head) and reason[len(head)] in " ;"  # no word cut in half

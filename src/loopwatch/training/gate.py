@@ -112,9 +112,8 @@ def gate(champion: GateInput | None, challenger: GateInput,
               or not beyond("accuracy", acc_worse, tolerances.accuracy_tolerance))
     table["accuracy"] = _row(champion.accuracy, challenger.accuracy, acc_worse,
                              tolerances.accuracy_tolerance, acc_ok, bounds.get("accuracy"))
-    line = (f"accuracy {challenger.accuracy:.4f} vs champion {champion.accuracy:.4f} "
-            f"(worse by {acc_worse:+.4f}{_bound(bounds.get('accuracy'))}, "
-            f"tolerance {tolerances.accuracy_tolerance})")
+    line = (f"accuracy {challenger.accuracy:.4f} vs champion {champion.accuracy:.4f}: "
+            f"{_compared(acc_worse, tolerances.accuracy_tolerance, bounds.get('accuracy'))}")
     (passes if acc_ok else refusals).append(line)
 
     for attribute in sorted(set(champion.gaps) | set(challenger.gaps)):
@@ -135,8 +134,8 @@ def gate(champion: GateInput | None, challenger: GateInput,
             worse = (old - new) if name in LOWER_IS_WORSE else (new - old)
             ok = not beyond(key, worse, tolerances.fairness_tolerance)
             table[key] = _row(old, new, worse, tolerances.fairness_tolerance, ok, bounds.get(key))
-            line = (f"{key} {new:.4f} vs champion {old:.4f} (worse by {worse:+.4f}"
-                    f"{_bound(bounds.get(key))}, tolerance {tolerances.fairness_tolerance})")
+            line = (f"{key} {new:.4f} vs champion {old:.4f}: "
+                    f"{_compared(worse, tolerances.fairness_tolerance, bounds.get(key))}")
             (passes if ok else refusals).append(line)
             floor = tolerances.disparate_impact_floor
             if name == fairness.DI and floor is not None and new < floor:
@@ -150,18 +149,33 @@ def gate(champion: GateInput | None, challenger: GateInput,
 
 def _row(champion, challenger, worse, tolerance, ok, bound=None) -> dict[str, Any]:
     delta = None if champion is None or challenger is None else challenger - champion
-    row = {"champion": champion, "challenger": challenger, "delta": delta,
-           "worse_by": worse, "tolerance": tolerance, "ok": bool(ok)}
+    row = {"champion": _round(champion), "challenger": _round(challenger),
+           "delta": _round(delta), "worse_by": _round(worse), "tolerance": tolerance,
+           "ok": bool(ok)}
     if bound is not None and math.isfinite(bound):
-        row["worse_by_lower_bound"] = bound
+        row["worse_by_lower_bound"] = _round(bound)
     return row
 
 
-def _bound(bound: float | None) -> str:
-    """The noise bound in a reason line, when the gate had one."""
-    if bound is None or not math.isfinite(bound):
-        return ""
-    return f", {'significant' if bound > 0 else 'within noise'}: lower bound {bound:+.4f}"
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def _compared(worse: float, tolerance: float, bound: float | None) -> str:
+    """How the challenger compares, in words: better/worse by how much, against what."""
+    if abs(worse) < 5e-5:
+        said = "unchanged"
+    else:
+        said = f"{'worse' if worse > 0 else 'better'} by {abs(worse):.4f}"
+    said += f" (tolerance: worse by at most {tolerance:g})"
+    if bound is None or not math.isfinite(bound) or worse <= tolerance + SLACK:
+        return said
+    # Past the tolerance on the point estimate: the paired bootstrap's lower bound decides.
+    if bound > 0:
+        return (f"{said}; significant: even the lower confidence bound of how much worse "
+                f"is {bound:+.4f}, above 0")
+    return (f"{said}; within noise: the lower confidence bound of how much worse is "
+            f"{bound:+.4f}, not above 0, so the difference could be chance")
 
 
 def _finite(value) -> bool:
@@ -195,7 +209,7 @@ def record_alias_change(client, name: str, alias: str, old_version: str | None,
     event = {"seq": (history[-1]["seq"] + 1) if history else 1,
              "at": datetime.now(UTC).isoformat(timespec="seconds"), "alias": alias,
              "from": None if old_version is None else str(old_version),
-             "to": str(new_version), "reason": reason[:REASON_MAX_CHARS]}
+             "to": str(new_version), "reason": shortened(reason, REASON_MAX_CHARS)}
     history = [*history, event][-HISTORY_MAX_EVENTS:]
     text = json.dumps(history, separators=(",", ":"))
     while len(text) > HISTORY_MAX_CHARS and len(history) > 1:
@@ -212,6 +226,15 @@ def record_alias_change(client, name: str, alias: str, old_version: str | None,
         client.set_model_version_tag(name, str(old_version), f"{prefix}.replaced_by",
                                      str(new_version))
     return event
+
+
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to fit ``limit``, saying where the rest is."""
+    if len(text) <= limit:
+        return text
+    tail = " … (whole reason: the version's tag)"
+    cut = text[: limit - len(tail)].rsplit(" ", 1)[0].rstrip(" ;,")
+    return cut + tail
 
 
 def alias_history(client, name: str) -> list[dict[str, Any]]:

@@ -67,20 +67,40 @@ class TaskRun:
 
 
 class History(L.Callback):
-    """Each epoch's metrics (train and valid together: Lightning validates before the hook),
-    kept for the caller, handed to ``sink`` and shown as one progress line per epoch. The
-    one epoch record of every fit, tracked or not."""
+    """Each finished epoch's metrics, train and valid of the same epoch together, kept for
+    the caller, handed to ``sink`` (e.g. MLflow) and shown as one progress line: the one
+    epoch record of every fit, tracked or not.
+
+    Read late on purpose: Lightning calls a callback's ``on_train_epoch_end`` before the
+    module's own and before it folds the epoch's ``self.log`` values into
+    ``callback_metrics``, so a row read there would hold the previous epoch's train metrics
+    (and the last epoch's would never be read). The epoch's row is taken when the next
+    epoch starts, or when training ends.
+    """
 
     def __init__(self, extras=None, log: Log | None = None, sink=None) -> None:
         self.rows: list[dict[str, float]] = []
         # not `self.log`: Lightning routes a callback's `log` to the module's metric logging
         self.extras, self.say, self.sink = extras, log, sink
+        self._finished: int | None = None  # the epoch that ended and is not recorded yet
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        from loopwatch.training.tracking import epoch_row, epoch_step
+        # Counted on across a task's stages (fine-tuning's frozen epochs come first).
+        self._finished = getattr(pl_module, "epoch_offset", 0) + trainer.current_epoch
 
-        step = epoch_step(trainer, pl_module)
-        row = epoch_row(trainer, pl_module, self.extras)
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._record(trainer, pl_module)
+
+    def _record(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if self._finished is None:
+            return
+        step, self._finished = self._finished, None
+        row = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        if self.extras is not None:
+            row.update(self.extras(trainer, module))
         self.rows.append({"epoch": float(step), **row})
         if self.sink is not None:
             self.sink(self.rows[-1])
@@ -196,10 +216,9 @@ def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = No
         L.seed_everything(params.seed, workers=True, verbose=False)
         built = task.build(splits, params)
         extras = getattr(task, "epoch_extras", None)
-        history = History(extras, log)
+        history = History(extras, log, sink=tracking.epoch_sink(client, run_id))
         started = time.perf_counter()
-        fit_built(task, built, params,
-                  [history, tracking.MlflowEpochLogger(client, run_id, extras)])
+        fit_built(task, built, params, [history])
         seconds = time.perf_counter() - started
         predictor = task.predictor(built, splits)
         evaluation = task.evaluate(predictor, splits, params)

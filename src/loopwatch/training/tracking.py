@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import lightning as L
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are files, never windows
@@ -30,32 +29,12 @@ TAG_STAGE = "loopwatch.stage"
 TAG_TASK = "loopwatch.task"
 
 
-class MlflowEpochLogger(L.Callback):
-    """Logs every epoch-level metric Lightning has collected, with step = epoch.
-
-    Lightning runs validation before ``on_train_epoch_end``, so one flush there
-    carries the epoch's train and valid metrics together.
-    """
-
-    def __init__(self, client: MlflowClient, run_id: str, extras=None):
-        self.client, self.run_id = client, run_id
-        self.extras = extras  # (trainer, module) -> more numbers per epoch, e.g. the lr
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        log_epoch(self.client, self.run_id, epoch_row(trainer, pl_module, self.extras),
-                  epoch_step(trainer, pl_module))
-
-
-def epoch_step(trainer: L.Trainer, module: L.LightningModule) -> int:
-    """The epoch number, counted on across a task's stages (fine-tuning's frozen epochs)."""
-    return getattr(module, "epoch_offset", 0) + trainer.current_epoch
-
-
-def epoch_row(trainer: L.Trainer, module: L.LightningModule, extras=None) -> dict[str, float]:
-    row = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    if extras is not None:
-        row.update(extras(trainer, module))
-    return row
+def epoch_sink(client: MlflowClient, run_id: str):
+    """A ``History`` sink that logs each epoch's row to the run, with step = its epoch."""
+    def sink(row: dict[str, float]) -> None:
+        log_epoch(client, run_id, {k: v for k, v in row.items() if k != "epoch"},
+                  int(row["epoch"]))
+    return sink
 
 
 def log_epoch(client: MlflowClient, run_id: str, values, step: int) -> None:
