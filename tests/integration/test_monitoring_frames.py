@@ -89,7 +89,8 @@ def test_html_report(in_memory, tmp_path):
     html = index.read_text()
     for text in ("Data drift", "Group fairness: group", "demographic_parity_difference",
                  "too small", "Drift per sensitive group", "evidently_drift.html",
-                 "Benjamini-Hochberg", "smallest detectable", "not in the reference"):
+                 "Benjamini-Hochberg", "smallest detectable", "not in the reference",
+                 "Dataset drift (≥ 0.50 of the columns", "by the retraining policy"):
         assert text in html
     assert (tmp_path / "report" / "evidently_quality.html").stat().st_size > 10_000
 

@@ -134,5 +134,6 @@ def test_four_fifths_rule_off_reports_but_does_not_act():
     windows = [w(i, gaps=gaps) for i in range(3)]
     decision = decide(windows[-1], windows[:-1], off)
     assert decision.action == "none"
-    assert any(f"sex:{DI} not judged" in r for r in decision.reasons)
+    assert any(f"sex:{DI} not judged: switched off" in r and "params.yaml" in r
+               for r in decision.reasons)
     assert decide(windows[-1], windows[:-1], T).action == "retrain"  # on by default

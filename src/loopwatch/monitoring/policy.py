@@ -86,9 +86,13 @@ def _signals(w: WindowSummary, t: MonitoringParams) -> dict[str, _Signal]:
                                        f"{t.min_labelled_rows}) or no baseline")
     for key, (value, low, high) in sorted(w.gaps.items()):
         name = key.rsplit(":", 1)[-1]
-        if value is None or (name == EO and not labels_ok) or (
-                name == DI and t.min_disparate_impact is None):
-            out[key] = _Signal(None, False, False, f"{key} not judged")
+        if name == DI and t.min_disparate_impact is None:
+            out[key] = _Signal(None, False, False, f"{key} not judged: switched off "
+                               "(monitoring.min_disparate_impact is null in params.yaml)")
+        elif value is None or (name == EO and not labels_ok):
+            why = (f"{w.n_labelled} labelled rows (need {t.min_labelled_rows})"
+                   if value is not None else "groups too small to measure")
+            out[key] = _Signal(None, False, False, f"{key} not judged: {why}")
         elif name == DI:
             exit_level = 1 - t.hysteresis * (1 - t.min_disparate_impact)
             out[key] = _Signal(value, value < t.min_disparate_impact and high is not None

@@ -54,8 +54,10 @@ def _drift_table(columns: tuple[ColumnDrift, ...]) -> str:
 
 
 def _drift_rule(d) -> str:
-    return (f"{d.n_drifted} of {len(d.columns)} columns drifted (share {d.share:.2f}; dataset "
-            f"drift at ≥ {d.drift_share_threshold:.2f}). A column drifts when its test is "
+    dataset = "met" if d.dataset_drift else "not met"
+    return (f"Share {d.share:.2f}. Dataset drift (≥ {d.drift_share_threshold:.2f} of the columns, "
+            f"as Evidently calls it): {dataset}; the decision above follows the retraining "
+            "policy's own thresholds, listed in its reasons. A column drifts when its test is "
             f"significant at {d.alpha:g} after Benjamini-Hochberg AND its effect size reaches "
             "the floor; where nothing changed this alarms at most "
             f"{d.alpha:.0%} of the time per column and per table. 'smallest detectable': the "
@@ -71,10 +73,12 @@ def render(result: MonitoringResult, decision: Decision | None = None,
                  f"labelled ({r.labelled_share:.1%}); path: {escape(r.mode)}</p>")
     if decision is not None:
         items = "".join(f"<li>{escape(x)}</li>" for x in decision.reasons)
-        parts.append(f"<h2>Decision: {escape(decision.action)}</h2><ul>{items}</ul>")
+        parts.append(f"<h2>Decision: {escape(decision.action)}</h2><p>by the retraining "
+                     "policy (monitoring: in params.yaml), on the conditions below</p>"
+                     f"<ul>{items}</ul>")
     d = r.drift
-    parts.append(f"<h2>Data drift: {'DATASET DRIFT' if d.dataset_drift else 'no dataset drift'}"
-                 f"</h2><p>{escape(_drift_rule(d))}</p>" + _drift_table(d.columns))
+    parts.append(f"<h2>Data drift: {d.n_drifted} of {len(d.columns)} columns drifted</h2>"
+                 f"<p>{escape(_drift_rule(d))}</p>" + _drift_table(d.columns))
     if r.prediction_drift:
         parts.append("<h2>Prediction drift</h2>" + _drift_table(r.prediction_drift))
     q = r.quality
