@@ -26,6 +26,28 @@ def test_policing_report_is_logged_with_its_plot(tmp_path):
         "figures/policing_share.png"]
 
 
+def test_cli_policing_takes_rates_prior_fix_and_poisson_for_any_number_of_districts(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(tmp_path / ".state"))
+    args = ["simulate", "policing", "--rates", "0.5,0.35,0.15", "--prior", "3,2,1", "--fix",
+            "min-ratio", "--poisson", "--days", "1500", "--runs", "100", "--no-track"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    metrics = dict(line.split() for line in result.output.splitlines()
+                   if line.split() and line.split()[0].startswith(("truth_", "share_")))
+    assert float(metrics["truth_share_C"]) == pytest.approx(0.15)
+    assert abs(float(metrics["share_C_fix_mean"]) - 0.15) < 0.03  # min-ratio holds the truth
+    none = CliRunner().invoke(app, args[:7] + ["none"] + args[8:])
+    assert none.exit_code == 0 and "share_A_fix_mean" not in none.output
+    for bad, says in ((["--prior", "1,1,1"], "one entry per district"),
+                      (["--rates", "0.5;0.3"], "--rates takes numbers"),
+                      (["--fix", "half"], "unknown fix 'half'")):
+        out = CliRunner().invoke(app, ["simulate", "policing", "--days", "10", "--runs", "2",
+                                       "--no-track", *bad])
+        assert out.exit_code != 0 and says in out.output and "Traceback" not in out.output
+
+
 def test_cli_runs_attention_without_tracking(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LOOPWATCH_STATE_DIR", str(tmp_path / ".state"))

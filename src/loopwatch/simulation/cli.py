@@ -18,6 +18,13 @@ def add_commands(app: typer.Typer) -> None:
         days: int = typer.Option(10_000, help="policing: days per run"),
         runs: int = typer.Option(1000, help="independent runs (policing) / seeds (attention: 20)"),
         poisson: bool = typer.Option(False, help="policing: Poisson incident counts"),
+        rates: str = typer.Option("0.3,0.2", help="policing: each district's incident rate "
+                                  "(a discovery probability; a mean with --poisson)"),
+        prior: str = typer.Option(None, help="policing: each district's prior patrol "
+                                  "weight (default 1 each)"),
+        fix: str = typer.Option("min-ratio", help="policing: the fix run beside no fix: "
+                                "min-ratio (inverse propensity) | one-minus-p (the paper's "
+                                "rule, right for 2 districts only) | none"),
         generations: int = typer.Option(None, help="lending (default 6), recommender "
                                         "(default tasks.recsys.loop.generations): "
                                         "retraining generations"),
@@ -42,7 +49,12 @@ def add_commands(app: typer.Typer) -> None:
             loop_args = {"workspace": workspace_path(settings),
                          "dashboards": panels if (panels / "feedback_loop.py").exists() else None}
         if world == "policing":
-            report = experiments.policing(out_dir, days=days, runs=runs, poisson=poisson)
+            from loopwatch.cli_common import run_step
+
+            rate_list = _numbers(rates, "--rates")
+            priors = _numbers(prior, "--prior") if prior else (1.0,) * len(rate_list)
+            report = run_step(experiments.policing, out_dir, rates=rate_list, prior=priors,
+                              days=days, runs=runs, poisson=poisson, fix=fix)
         elif world == "attention":
             report = experiments.attention(out_dir, runs=min(runs, 20))
         elif world == "policing-loop":  # a retrained, logging model and the loop detector
@@ -70,6 +82,15 @@ def add_commands(app: typer.Typer) -> None:
         if "evidently_snapshots" in report.params:
             typer.echo(f"{report.params['evidently_snapshots']} Evidently snapshots in project "
                        f"'feedback-loop' of {loop_args['workspace']}")
+
+
+def _numbers(text: str, option: str) -> tuple[float, ...]:
+    """'0.5,0.35' -> (0.5, 0.35); anything else is one clear line naming the option."""
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{option} takes numbers separated by commas, e.g. "
+                                 f"0.5,0.35; got {text!r}") from None
 
 
 def _recommender(settings, generations: int | None, track: bool) -> None:

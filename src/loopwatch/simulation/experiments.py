@@ -47,28 +47,39 @@ class ExperimentReport:
         return [f"{k:<{width}}  {v:.4f}" for k, v in self.metrics.items()]
 
 
+FIXES = {"min-ratio": "min_ratio", "one-minus-p": "one_minus_p", "none": None}
+
+
 def policing(out_dir: Path, rates: tuple[float, ...] = (0.3, 0.2),
              prior: tuple[float, ...] = (1.0, 1.0), days: int = 10_000, runs: int = 1000,
-             poisson: bool = False, decay: float = 1.0, seed: int = 0) -> ExperimentReport:
-    """The Ensign et al. urn with and without the inverse-propensity fix."""
+             poisson: bool = False, decay: float = 1.0, seed: int = 0,
+             fix: str = "min-ratio") -> ExperimentReport:
+    """The Ensign et al. urn for any number of districts: no fix, and beside it ``fix``
+    (the inverse-propensity ``min-ratio`` rule, the paper's ``one-minus-p``, or ``none``)."""
+    if fix not in FIXES:
+        raise ValueError(f"unknown fix {fix!r}: choose {', '.join(FIXES)}")
     base = UrnConfig(rates=tuple(rates), prior=tuple(prior), days=days, runs=runs,
                      poisson=poisson, decay=decay, seed=seed)
-    no_fix = simulate_urn(base, log_points=60)
-    fixed = simulate_urn(replace(base, fix="min_ratio"), log_points=60)
-    truth = float(stable_point(base.rates)[0])
-    metrics = {
-        "truth_share_A": truth,
-        "share_A_no_fix_mean": float(no_fix.final_shares[:, 0].mean()),
-        "share_A_no_fix_p_gt_0.95": float((no_fix.final_shares[:, 0] > 0.95).mean()),
-        "share_A_fix_mean": float(fixed.final_shares[:, 0].mean()),
-        "naive_estimate_A": float(np.nanmean(no_fix.naive_share()[:, 0])),
-        "ips_estimate_A": float(np.nanmean(no_fix.ips_share()[:, 0])),
-    }
+    results = {"no fix": simulate_urn(base, log_points=60)}
+    if FIXES[fix]:
+        results[f"{fix} fix"] = simulate_urn(replace(base, fix=FIXES[fix]), log_points=60)
+    no_fix, truth = results["no fix"], stable_point(base.rates)
+    metrics: dict[str, float] = {}
+    for i, district in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:base.k]):
+        metrics |= {
+            f"truth_share_{district}": float(truth[i]),
+            f"share_{district}_no_fix_mean": float(no_fix.final_shares[:, i].mean()),
+            f"share_{district}_no_fix_p_gt_0.95": float((no_fix.final_shares[:, i] > 0.95).mean()),
+            f"naive_estimate_{district}": float(np.nanmean(no_fix.naive_share()[:, i])),
+            f"ips_estimate_{district}": float(np.nanmean(no_fix.ips_share()[:, i])),
+        }
+        if FIXES[fix]:
+            fixed = results[f"{fix} fix"].final_shares[:, i]
+            metrics[f"share_{district}_fix_mean"] = float(fixed.mean())
     out_dir.mkdir(parents=True, exist_ok=True)
-    figure = plot_urn_share({"no fix": no_fix, "inverse-propensity fix": fixed},
-                            out_dir / "policing_share.png")
+    figure = plot_urn_share(results, out_dir / "policing_share.png")
     params = {"rates": list(rates), "prior": list(prior), "days": days, "runs": runs,
-              "poisson": poisson, "decay": decay, "seed": seed}
+              "poisson": poisson, "decay": decay, "seed": seed, "fix": fix}
     return ExperimentReport("policing", params, metrics, [figure])
 
 
