@@ -6,7 +6,10 @@ suits 2 cores) are set here, once, before any flow module imports Prefect. ``set
 only: a user's own settings win.
 """
 
-from loopwatch.config import Settings
+from loopwatch.config import ConfigError, Settings
 from loopwatch.runtime import apply_embedded_env
 
-apply_embedded_env(Settings.load())
+try:
+    apply_embedded_env(Settings.load())
+except ConfigError:  # the flow's entry point loads the settings again and says why, in a line
+    pass

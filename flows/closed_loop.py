@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import argparse
 import time
+import traceback
+from datetime import datetime
 
 from prefect import flow, task
 
 from flows.monitor import monitor
 from flows.score import score
 from flows.train import train_pipeline
-from loopwatch.config import Settings
-from loopwatch.runtime import quiet_library_logs
+from loopwatch.config import ConfigError, Settings
+from loopwatch.runtime import library_output_to, quiet_library_logs
 from loopwatch.simulation.scenario import report, steps
 from loopwatch.simulation.scenario.params import ScenarioParams
 
@@ -78,17 +80,29 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="forget the state and start over")
     parser.add_argument("--offline", action="store_true", help="skip the dataset's URL")
     args = parser.parse_args()
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.fresh:
         from loopwatch.simulation.scenario.reset import fresh_start
 
         removed = fresh_start(settings)
         print(f"[loop] --fresh: removed {len(removed)} state entries")
     started = time.monotonic()
-    out = closed_loop(days=args.days, try_url=not args.offline)
+    log = settings.state_dir / "logs" / f"closed-loop-{datetime.now():%Y%m%dT%H%M%S}.log"
+    print(f"[loop] library logs and warnings: {log}", flush=True)
+    with library_output_to(log):
+        try:
+            out = closed_loop(days=args.days, try_url=not args.offline)
+        except Exception as exc:  # the traceback is in the log; the console gets one line
+            traceback.print_exc()
+            raise SystemExit(f"error: {type(exc).__name__}: {exc}\n(full traceback: {log})"
+                             ) from None
     print(report.format_summary(settings, out["state"], out["first_day"]))
     print(f"  summary run:   MLflow run {out['summary_run_id']} (experiment "
-          f"{settings.experiment!r})\n[loop] done in {time.monotonic() - started:.0f} s")
+          f"{settings.experiment!r})\n  library log:   {log}\n"
+          f"[loop] done in {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":

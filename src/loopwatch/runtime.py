@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import MutableMapping
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
 
 from loopwatch.config import Settings
 
@@ -62,3 +65,25 @@ def quiet_library_logs() -> None:
     logging.getLogger("dvc").setLevel(logging.WARNING)
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdverts())
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
+@contextmanager
+def library_output_to(path: Path) -> Iterator[Path]:
+    """Send everything written to stderr to ``path`` while the block runs; stdout (a job's
+    own progress lines and summary) stays on the console.
+
+    Library logs, warnings and progress chatter all go to stderr (Python's logging and
+    ``warnings`` default to it), so swapping file descriptor 2 catches them wherever they
+    come from, child processes (dvc, git) included, without muting any logger one by one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "a", buffering=1, encoding="utf-8") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
