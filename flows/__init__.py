@@ -6,10 +6,11 @@ suits 2 cores) are set here, once, before any flow module imports Prefect. ``set
 only: a user's own settings win.
 """
 
+from contextlib import suppress
+
 from loopwatch.config import ConfigError, Settings
 from loopwatch.runtime import apply_embedded_env
 
-try:
+# A bad params.yaml: the flow's entry point loads the settings again and says why, in a line.
+with suppress(ConfigError):
     apply_embedded_env(Settings.load())
-except ConfigError:  # the flow's entry point loads the settings again and says why, in a line
-    pass
