@@ -50,6 +50,7 @@ def track(root: Path, target: str = "data") -> DataVersion:
     from dvc.repo import Repo
 
     with Repo(str(root)) as repo:
+        repo.scm_context.quiet = True  # no "git add data.dvc" hint: committing is the user's call
         repo.add(str(root / target))  # DVC resolves relative paths against the cwd
     return read_version(root, target)
 
