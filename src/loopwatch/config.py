@@ -263,7 +263,9 @@ def refuse_moved(raw: Mapping[str, Any], source: Path) -> None:
         for part in old.split("."):
             node = node.get(part) if isinstance(node, Mapping) else None
         if node is not None:
-            hint = " (`data.seed` is now `split_seed`)" if old == "data" else ""
+            new, _, why = new.partition(" (")  # "key (why)": the why goes outside the quotes
+            hint = " (`data.seed` is now `split_seed`)" if old == "data" else (
+                f" ({why}" if why else "")
             raise ConfigError(f"{source.name}: `{old}` has moved: put these settings under "
                               f"`{new}`{hint}")
 

@@ -58,6 +58,8 @@ def test_unknown_task_key_is_rejected_not_ignored(tmp_path):
     ("recsys:\n  k: 5\n", "tasks.recsys"),
     ("registry:\n  model_name: x\n", "tasks.<task>.model_name"),
     ("tasks:\n  images:\n    epochs: 2\n", "tasks.images.max_epochs"),
+    ("monitoring:\n  effect_size_floor: 0.1\n", "monitoring.drift_floor"),
+    ("monitoring:\n  fdr_correction: true\n", "monitoring.drift_alpha"),
 ])
 def test_old_style_key_names_the_new_key(tmp_path, text, new):
     write_params(tmp_path, text)
