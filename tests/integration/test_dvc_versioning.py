@@ -45,6 +45,25 @@ def test_git_commit_outside_git_is_unknown(tmp_path):
     assert versioning.git_commit(tmp_path) == "unknown"
 
 
+def test_dirty_means_changed_code_and_names_the_paths_not_the_data_version(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("train.py", "data.dvc"):
+        (tmp_path / name).write_text("v1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    (tmp_path / "data.dvc").write_text("v2\n")  # what every retrain does
+    commit, dirty = versioning.git_state(tmp_path)
+    assert dirty == [] and versioning.git_commit(tmp_path) == commit
+    (tmp_path / "train.py").write_text("v2\n")
+    assert versioning.git_state(tmp_path) == (commit, ["train.py"])
+    assert versioning.git_commit(tmp_path) == f"{commit}-dirty"
+
+
 def test_an_old_version_is_restored_from_cache_or_remote(tmp_path):
     root = tmp_path / "repo"
     (root / "data" / "raw").mkdir(parents=True)

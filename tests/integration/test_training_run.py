@@ -44,6 +44,7 @@ def test_run_logs_params_epoch_metrics_lineage_and_artifacts(trained):
             "test_error_rate", "test_roc_auc"} <= set(run.data.metrics)
     assert run.data.tags[tracking.TAG_PARAMS] == settings.params.digest()
     assert tracking.TAG_GIT in run.data.tags and tracking.TAG_DATA in run.data.tags
+    assert run.data.tags[tracking.TAG_DIRTY]  # "none", or the changed paths
     artifacts = {a.path for a in client.list_artifacts(out.run_id, "evaluation")}
     assert "evaluation/confusion_matrix.png" in artifacts
 

@@ -94,17 +94,28 @@ def read_version(root: Path, target: str = "data") -> DataVersion:
 
 
 def git_commit(root: Path) -> str:
-    """HEAD's commit (with ``-dirty`` when the tree has changes), or 'unknown' outside git."""
+    """HEAD's commit (with ``-dirty`` when code has changes), or 'unknown' outside git."""
+    commit, dirty = git_state(root)
+    return f"{commit}-dirty" if dirty else commit
+
+
+def git_state(root: Path) -> tuple[str, list[str]]:
+    """(HEAD's commit or 'unknown', the tracked paths changed since it).
+
+    ``*.dvc`` files are left out: they hold the data's version, which a run records on its
+    own (its DVC hash), and the loop rewrites data.dvc at every retrain.
+    """
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=True).stdout.strip()
+                              check=True).stdout
 
     try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        commit = git("rev-parse", "HEAD").strip()
+        status = git("status", "--porcelain", "--untracked-files=no")
     except (subprocess.CalledProcessError, FileNotFoundError):
-        return "unknown"
-    return f"{commit}-dirty" if dirty else commit
+        return "unknown", []
+    paths = [line[3:].split(" -> ")[-1] for line in status.splitlines() if line.strip()]
+    return commit, [p for p in paths if not p.endswith(".dvc")]
 
 
 def restore_version(root: Path, dir_md5: str, dest: Path, remote_dir: Path | None = None) -> Path:

@@ -22,6 +22,7 @@ from loopwatch.config import Settings  # noqa: E402
 from loopwatch.data import versioning  # noqa: E402
 
 TAG_GIT = "loopwatch.git_commit"
+TAG_DIRTY = "loopwatch.git_dirty_paths"
 TAG_DATA = "loopwatch.data_md5"
 TAG_DATA_PATH = "loopwatch.data_path"
 TAG_PARAMS = "loopwatch.params_hash"
@@ -73,8 +74,12 @@ def lineage_tags(settings: Settings) -> dict[str, str]:
         data_md5, data_path = data.md5, data.path
     except FileNotFoundError:
         data_md5, data_path = "untracked", "data"
+    commit, dirty = versioning.git_state(settings.root)
     return {
-        TAG_GIT: versioning.git_commit(settings.root),
+        TAG_GIT: f"{commit}-dirty" if dirty else commit,
+        # Which paths made it dirty: what would have to be restored besides the commit.
+        TAG_DIRTY: (", ".join(dirty) if len(", ".join(dirty)) <= 4000
+                    else f"{len(dirty)} paths, first: {', '.join(dirty[:20])}") or "none",
         TAG_DATA: data_md5,
         TAG_DATA_PATH: data_path,
         TAG_PARAMS: settings.params.digest(),
