@@ -18,6 +18,7 @@ from datetime import datetime
 from prefect import flow, task
 
 from flows.monitor import monitor
+from flows.published import mlflow_run_link, publish
 from flows.score import score
 from flows.train import train_pipeline
 from loopwatch.config import ConfigError, Settings
@@ -71,6 +72,10 @@ def closed_loop(days: int | None = None, root: str | None = None, try_url: bool 
     apply_dashboards(settings)  # the panels of dashboards/*.py on the model's Evidently project
     state = steps.load_state(settings)
     run_id = log_summary(settings, state)
+    days_run = [d for d in state.days if d.day >= first]
+    publish("closed-loop", f"Closed loop: days {first}-{first + count - 1}", [
+        f"day {d.day}: v{d.model_version}, drift share {d.drift_share:.2f}, decision {d.action}"
+        for d in days_run], {"MLflow summary run": mlflow_run_link(settings, run_id)})
     return {"state": state, "summary_run_id": run_id, "first_day": first}
 
 

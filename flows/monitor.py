@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.deployments import run_deployment
 
+from flows.published import mlflow_run_link, publish, report_link
 from flows.retrain import retrain
 from loopwatch.config import Settings
 from loopwatch.runtime import quiet_library_logs
@@ -31,7 +32,15 @@ def monitor_window(settings: Settings, window: str) -> steps.MonitoredDay:
     return steps.monitor_recent(settings, window)
 
 
-@flow(name="monitor")
+def _run_name() -> str:
+    from prefect.runtime import flow_run
+
+    day = flow_run.parameters.get("day")
+    return f"monitor-day-{day}" if day is not None else \
+        f"monitor-last-{flow_run.parameters.get('window', '1d')}"
+
+
+@flow(name="monitor", flow_run_name=_run_name)
 def monitor(day: int | None = None, window: str = "1d", act: bool = True,
             trigger: str = "subflow", root: str | None = None) -> dict:
     if trigger not in TRIGGERS:
@@ -39,6 +48,16 @@ def monitor(day: int | None = None, window: str = "1d", act: bool = True,
     settings = Settings.load(root)
     quiet_library_logs()
     seen = monitor_day(settings, day) if day is not None else monitor_window(settings, window)
+    accuracy = ("not measured (no labels yet)" if seen.observed_accuracy is None
+                else f"{seen.observed_accuracy:.3f}")
+    publish("monitoring-window", f"Monitoring: model v{seen.model_version}", [
+        f"{seen.rows} predictions of model v{seen.model_version}",
+        f"drift share {seen.drift_share:.2f}"
+        + (f" (drifted: {', '.join(seen.drifted_columns)})" if seen.drifted_columns else ""),
+        f"accuracy of the labelled rows: {accuracy}",
+        f"decision: {seen.action}", *(f"policy: {r}" for r in seen.reasons)],
+        {"MLflow monitoring run": mlflow_run_link(settings, seen.run_id),
+         "HTML report": report_link(seen.report)})
     out = {"monitored": seen, "generation": None, "retrain_flow_run": None}
     if not (act and seen.action == "retrain"):
         return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.runtime import flow_run
 
+from flows.published import mlflow_run_link, publish
 from loopwatch.config import Settings
 from loopwatch.runtime import quiet_library_logs
 
@@ -42,5 +43,14 @@ def retrain(day: int | None = None, reason: str = "requested", window: str = "1d
     settings = Settings.load(root)
     quiet_library_logs()
     if day is None:
-        return retrain_recent(settings, reason, window)
-    return retrain_day(settings, day, reason)
+        out = retrain_recent(settings, reason, window)
+        version, run_id, promoted, reasons = (out.challenger_version, out.run_id, out.promoted,
+                                              out.reasons)
+    else:
+        out = retrain_day(settings, day, reason)
+        version, run_id, promoted, reasons = (out.model_version, out.run_id, out.promoted,
+                                              out.gate_reasons)
+    publish("retraining", f"Retraining: challenger v{version}", [
+        f"why: {reason}", f"gate: {'PROMOTED' if promoted else 'refused'}",
+        *(f"gate: {r}" for r in reasons)], {"MLflow run": mlflow_run_link(settings, run_id)})
+    return out

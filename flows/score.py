@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from prefect import flow, task
 
+from flows.published import publish
 from loopwatch.config import Settings
 from loopwatch.simulation.scenario import steps
 
@@ -20,4 +21,11 @@ def score_day(settings: Settings, day: int) -> steps.ScoredDay:
 
 @flow(name="score", flow_run_name="score-day-{day}")
 def score(day: int, root: str | None = None) -> steps.ScoredDay:
-    return score_day(Settings.load(root), day)
+    out = score_day(Settings.load(root), day)
+    d = out.served
+    publish("scoring", f"Scoring: day {day}", [
+        f"{d['applicants']} applicants scored by v{d['model_version']}: {d['approved']} "
+        f"approved, {d['explored']} explored",
+        f"{out.labels_arrived} outcomes of earlier decisions arrived; {d['revealed']} of "
+        "today's will be revealed"], {})
+    return out

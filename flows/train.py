@@ -10,6 +10,7 @@ from __future__ import annotations
 from prefect import flow, task
 
 from flows.ingest import ingest
+from flows.published import mlflow_run_link, publish
 from loopwatch import summary
 from loopwatch.config import Settings
 from loopwatch.runtime import quiet_library_logs
@@ -45,7 +46,13 @@ def train_pipeline(root: str | None = None, try_url: bool = True) -> dict:
     trained = train(settings)
     metrics = evaluate(settings)
     registration = register(settings)
-    return summary.training_summary(settings, data_version, counts, trained, metrics, registration)
+    out = summary.training_summary(settings, data_version, counts, trained, metrics, registration)
+    publish("training", f"Training: {out['model']}", [
+        f"data: DVC version {out['data_version']}, rows {out['rows']}",
+        f"test accuracy {out['test']['test_accuracy']:.4f} after {out['epochs']} epochs",
+        f"{out['model']}: {'promoted to champion' if out['promoted'] else 'challenger'} "
+        f"({out['reason']})"], {"MLflow run": mlflow_run_link(settings, out["run_id"])})
+    return out
 
 
 if __name__ == "__main__":

@@ -25,15 +25,28 @@ TELEMETRY_OFF = {
 }
 
 
-def embedded_env(settings: Settings) -> dict[str, str]:
-    """The variables the embedded defaults need, as a dict (tests inspect it)."""
+def embedded_env(settings: Settings, environ: MutableMapping[str, str] | None = None,
+                 home: Path | None = None) -> dict[str, str]:
+    """The variables the embedded defaults need, as a dict (tests inspect it).
+
+    Prefect's state goes under the project's state folder, which hides the user's own
+    Prefect profile: a server URL set there (`prefect config set PREFECT_API_URL=...`) is
+    carried over, so flows and deployments go to the user's server, not an embedded one.
+    """
+    environ = os.environ if environ is None else environ
     env = dict(TELEMETRY_OFF)
+    if "PREFECT_API_URL" not in environ and "PREFECT_HOME" not in environ:
+        url = profile_api_url(home or Path.home())
+        if url:
+            env["PREFECT_API_URL"] = url
     env.update(
         {
             "PREFECT_HOME": str(settings.prefect_home),
             # The in-process Prefect server needs more than its 20 s default on 2 cores.
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
+            # Flow runs log their results at INFO, so the Prefect UI shows them; the main
+            # job keeps its console quiet by sending library output to a file instead.
+            "PREFECT_LOGGING_LEVEL": "INFO",
             "MLFLOW_TRACKING_URI": settings.tracking_uri,
             # On shared cores, torch's OpenMP threads spinning while they wait made training
             # 4-5x slower here (must be set before torch loads).
@@ -45,11 +58,24 @@ def embedded_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def profile_api_url(home: Path) -> str | None:
+    """PREFECT_API_URL of the active profile in ``home/.prefect/profiles.toml``, if set."""
+    import tomllib
+
+    path = home / ".prefect" / "profiles.toml"
+    try:
+        profiles = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    active = profiles.get("active", "ephemeral")
+    return profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+
+
 def apply_embedded_env(settings: Settings, environ: MutableMapping[str, str] | None = None) -> None:
     environ = os.environ if environ is None else environ
     # Prefect creates PREFECT_HOME without parents and then cannot open its database.
     settings.prefect_home.mkdir(parents=True, exist_ok=True)
-    for key, value in embedded_env(settings).items():
+    for key, value in embedded_env(settings, environ).items():
         environ.setdefault(key, value)
 
 

@@ -27,3 +27,13 @@ def test_flow_fetches_versions_trains_and_registers(prefect_harness, shared_cach
     assert client.get_model_version_by_alias("adult-income", "champion").run_id == run.info.run_id
     # DVC pushed the data to the embedded remote under the state folder
     assert any((tmp_path / ".state" / "dvc-remote").rglob("*"))
+    # The Prefect UI alone tells what happened: the results as artifacts, with the run's link.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as prefect:
+        found = {a.key: a for a in prefect.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["training", "training-mlflow-run"])))}
+    assert "test accuracy" in found["training"].data and "promoted to champion" in \
+        found["training"].data
+    assert f"/runs/{result['run_id']}" in found["training-mlflow-run"].data

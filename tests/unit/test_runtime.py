@@ -33,3 +33,21 @@ def test_library_output_goes_to_the_log_and_the_jobs_lines_stay_on_the_console(t
     for text in ("GPU available: False", "a deprecation from deep inside", "hint"):
         assert text in written
     assert "[loop]" not in written
+
+
+def test_a_prefect_server_set_in_the_users_profile_is_honoured(tmp_path):
+    from loopwatch.config import Settings
+    from loopwatch.runtime import embedded_env
+
+    settings = Settings.load(tmp_path, env={"LOOPWATCH_STATE_DIR": str(tmp_path / ".state")})
+    profiles = tmp_path / "home" / ".prefect" / "profiles.toml"
+    profiles.parent.mkdir(parents=True)
+    profiles.write_text('active = "server"\n[profiles.server]\n'
+                        'PREFECT_API_URL = "http://127.0.0.1:4300/api"\n')
+    env = embedded_env(settings, environ={}, home=tmp_path / "home")
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:4300/api"  # not an embedded server
+    assert env["PREFECT_HOME"] == str(settings.prefect_home)
+    # The user's environment wins over their profile, and no profile means no URL.
+    assert "PREFECT_API_URL" not in embedded_env(
+        settings, environ={"PREFECT_API_URL": "http://elsewhere/api"}, home=tmp_path / "home")
+    assert "PREFECT_API_URL" not in embedded_env(settings, environ={}, home=tmp_path / "none")
