@@ -4,27 +4,19 @@ them over HTTP, and the dashboard rendered by headless Chromium with its panels 
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import drift, workspace
 from loopwatch.monitoring.results import headline
 from loopwatch.monitoring.stream import monitor_stream
+from tests.browser import needs_chromium, rendered, screenshot
 from tests.conftest import REPO, tiny_table
 from tests.integration.test_monitoring_frames import scored
 
 MODEL = "adult-income"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
 
 
 def _titles() -> dict[str, str]:
@@ -102,34 +94,12 @@ def test_evidently_ui_lists_the_project_over_http(ui):
     assert [(p["name"], p["id"]) for p in projects] == [(MODEL, str(project_id))]
 
 
-def _chromium(args: list[str], profile: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(),
-                    reason="Debian chromium not installed (/usr/bin/chromium): run "
-                           "scripts/install_chromium.sh as root")
+@needs_chromium
 def test_dashboard_renders_in_headless_chromium(ui, tmp_path):
-    from PIL import Image
-
     running, project_id = ui
     url = f"{running.url}/projects/{project_id}"
-    budget = "--virtual-time-budget=20000"  # let the single-page app fetch and draw
-    dom = _chromium([budget, "--dump-dom", url], tmp_path / "profile-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    dom = rendered(url, tmp_path)
     for title in _titles().values():
-        assert title in dom.stdout, f"panel {title!r} missing from the rendered dashboard"
-    png = tmp_path / "dashboard.png"
-    shot = _chromium([budget, "--run-all-compositor-stages-before-draw", "--window-size=1400,3000",
-                      f"--screenshot={png}", url],
-                     tmp_path / "profile-shot")
-    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
-    pixels = np.asarray(Image.open(png).convert("L"), dtype=np.float64)
-    assert pixels.shape == (3000, 1400)
-    assert pixels.std() > 10 and len(np.unique(pixels)) > 50  # drawn, not a blank page
-    keep = os.environ.get("LOOPWATCH_TEST_ARTIFACTS")  # CI uploads this folder
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, Path(keep) / "monitoring-dashboard.png")
+        assert title in dom, f"panel {title!r} missing from the rendered dashboard"
+    screenshot(url, tmp_path, "monitoring-dashboard", size=(1400, 3000))

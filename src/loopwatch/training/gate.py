@@ -232,7 +232,7 @@ def shortened(text: str, limit: int) -> str:
     """``text`` cut at a word boundary to fit ``limit``, saying where the rest is."""
     if len(text) <= limit:
         return text
-    tail = " … (whole reason: the version's tag)"
+    tail = " ... (whole reason: the version's tag)"
     cut = text[: limit - len(tail)].rsplit(" ", 1)[0].rstrip(" ;,")
     return cut + tail
 
