@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -58,12 +57,6 @@ def screenshot(url: str, folder: Path, name: str, size: tuple[int, int] = (1400,
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, Path(keep) / png.name)
     return png
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 120) -> None:

@@ -16,11 +16,9 @@ import textwrap
 import pytest
 from mlflow.tracking import MlflowClient
 
-from loopwatch.tasks.tabular import pipeline
-from loopwatch.tasks.tabular.params import prepared_dir
-from loopwatch.tasks.tabular.spec import split_frame, write_splits
-from tests.browser import free_port, needs_chromium, rendered, screenshot, text_of, wait_for
-from tests.conftest import REPO, make_settings, tiny_table
+from tests.browser import needs_chromium, rendered, screenshot, text_of, wait_for
+from tests.conftest import REPO
+from tests.integration.conftest import free_port
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -41,24 +39,8 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def registered(tmp_path_factory):
-    """A tiny tabular model trained, evaluated and registered as the first champion."""
-    root = tmp_path_factory.mktemp("proj")
-    settings = make_settings(root, **{"tasks.tabular.max_epochs": 3,
-                                      "tasks.tabular.layers": [16]})
-    spec, frame = tiny_table(900)
-    rest, test = split_frame(frame, 0.25, seed=1)
-    train, valid = split_frame(rest, 0.25, seed=2)
-    write_splits({"train": train, "valid": valid, "test": test}, spec, prepared_dir(settings))
-    out = pipeline.train(settings)
-    pipeline.evaluate(settings)
-    pipeline.register(settings)
-    return settings, out
-
-
-def test_mlflow_run_and_registry_pages_show_what_the_run_logged(registered, tmp_path):
-    settings, out = registered
+def test_mlflow_run_and_registry_pages_show_what_the_run_logged(served_model, tmp_path):
+    settings, _, _, out = served_model  # a tiny model trained and registered as champion
     port = free_port()
     ui = _serve([sys.executable, "-m", "loopwatch.cli", "mlflow-ui", "--port", str(port)],
                 {"LOOPWATCH_STATE_DIR": str(settings.state_dir),
