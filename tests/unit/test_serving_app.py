@@ -151,3 +151,36 @@ def test_feedback_endpoint(client, store):
     frame = store.read().set_index("prediction_id")
     assert frame.loc[b, "label"] == "no"
     assert str(frame.loc[b, "label_arrived_at"]) == "2023-12-31 22:00:00+00:00"
+
+
+UNREPRESENTABLE = [  # bodies a parser accepts but nothing downstream can store or write
+    (b'{"records": [{"color": "\\ud800", "x1": 1.0, "x2": 2.0}]}', "body.records[0].color"),
+    (b'{"records": [{"\\ud800": "red", "x1": 1.0, "x2": 2.0}]}', "body.records[0] (a key)"),
+    (b'{"records": [{"color": "red", "x1": 1' + b"0" * 400 + b', "x2": 2.0}]}',
+     "body.records[0].x1"),
+    (b'{"records": [{"color": "red", "x1": 1.0, "x2": 2.0}], "metadata": '
+     + b'{"a": ' * 40 + b"1" + b"}" * 41, "body.metadata"),
+    (b'{"records": ' + b"[" * 5000 + b"]" * 5000 + b"}", None),
+]
+
+
+@pytest.mark.parametrize("body, field", UNREPRESENTABLE)
+def test_unrepresentable_input_is_a_400_naming_where_and_logs_nothing(predictor, store, body,
+                                                                      field):
+    roomy = ServingParams(max_batch_rows=50, max_body_bytes=100_000)  # past the size limit
+    app = create_tabular_app(StaticSource(champion_of(predictor)), store, roomy, seed=0)
+    with TestClient(app) as client:
+        resp = client.post("/predict", content=body)
+        assert resp.status_code == 400, resp.text
+        assert field is None or resp.json()["field"].startswith(field)
+        assert store.count() == 0
+        assert client.post("/predict", json={"records": records(1)}).status_code == 200
+
+
+def test_feedback_errors_name_their_own_field_and_datetimes_at_the_range_edge(client):
+    empty = client.post("/feedback", content=b"")
+    assert empty.status_code == 400 and "'items'" in empty.json()["detail"]
+    edge = client.post("/feedback", json=[{"prediction_id": "a", "label": "yes",
+                                           "origin": "organic",
+                                           "arrived_at": "9999-12-31T23:59:59-12:00"}])
+    assert edge.status_code == 422 and edge.json()["field"] == "items.0.arrived_at"

@@ -41,7 +41,11 @@ class FeedbackItem(BaseModel):
     def _to_utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59-12:00: no such time in UTC
+            raise ValueError("is outside the range of times in UTC; send an ISO time "
+                             "between years 1 and 9999") from None
 
 
 class FeedbackRequest(BaseModel):

@@ -44,7 +44,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def parse_feedback(body: bytes, max_items: int) -> list:
     """``{"items": [...]}`` or a bare list of items; errors name the item and the field."""
-    payload = loads(body)
+    payload = loads(body, field="items")
     if isinstance(payload, list):
         payload = {"items": payload}
     try:

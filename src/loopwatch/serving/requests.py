@@ -30,10 +30,26 @@ class RequestError(ValueError):
         return out
 
 
-def loads(body: bytes) -> Any:
-    """Parse JSON; NaN/Infinity literals come back as floats so validation can name the field."""
+MAX_DEPTH = 32  # records of values, metadata a few levels deep: far more is an attack
+INT64 = 2**63  # the log and the JSON writer hold 64-bit integers
+
+
+def loads(body: bytes, field: str = "records") -> Any:
+    """Parse JSON into values every later step can store and write back.
+
+    NaN/Infinity literals come back as floats so validation can name the field. Refused
+    (400, with where): nesting deeper than ``MAX_DEPTH``, integers beyond 64 bits and
+    strings that are not valid Unicode (a lone surrogate such as ``"\\ud800"``), which the
+    parser accepts but no JSON writer can write back.
+    """
     if not body:
-        raise RequestError(400, "empty body: send a JSON object with 'records'")
+        raise RequestError(400, f"empty body: send a JSON object with '{field}'", field=field)
+    payload = _parse(body)
+    _check(payload)
+    return payload
+
+
+def _parse(body: bytes) -> Any:
     if orjson is not None:
         try:
             return orjson.loads(body)
@@ -43,3 +59,34 @@ def loads(body: bytes) -> Any:
         return json.loads(body, parse_constant=float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _check(payload: Any) -> None:
+    """Depth, integer range and text, walked without recursion (depth is what is checked)."""
+    stack = [(payload, "body", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels at {where}",
+                               field=where)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _text(key, f"{where} (a key)")
+                stack.append((value, f"{where}.{key}", depth + 1))
+        elif isinstance(node, list):
+            stack.extend((value, f"{where}[{i}]", depth + 1) for i, value in enumerate(node))
+        elif isinstance(node, str):
+            _text(node, where)
+        elif isinstance(node, int) and not isinstance(node, bool) and not -INT64 <= node < INT64:
+            raise RequestError(400, f"{where}: an integer of {len(str(abs(node)))} digits is "
+                               "beyond 64 bits; send a number in range", field=where)
+
+
+def _text(value: str, where: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(400, f"{where}: text with an unpaired surrogate ({value[:20]!r}); "
+                           "send valid Unicode", field=where) from None
