@@ -128,3 +128,16 @@ def test_a_trivial_shift_on_big_data_is_significant_but_small():
     x1 = result.drift.column("x1")
     assert x1.evidently_drifted  # KS on 20k rows calls it drift
     assert x1.verdict == "significant, small" and not x1.drifted and x1.statistic < 0.1
+
+
+def test_one_bad_row_never_fails_a_window(window):
+    spec, reference, current = window
+    current = current.copy()
+    current["x2"] = current["x2"].astype(float)
+    current.loc[5, "x2"] = 1e308  # a value only a careless client sends
+    current.loc[6, ["prediction", "score"]] = None  # a row logged without a prediction
+    result = monitor_frames(current, reference, spec, PARAMS, "adult-income", "3")
+    assert result.n_rows == len(current) - 1
+    assert not result.drift.column("x2").drifted
+    notes = " ".join(result.notes)
+    assert "1 logged rows had no prediction" in notes and "1 extreme values clipped" in notes

@@ -184,3 +184,11 @@ def test_feedback_errors_name_their_own_field_and_datetimes_at_the_range_edge(cl
                                            "origin": "organic",
                                            "arrived_at": "9999-12-31T23:59:59-12:00"}])
     assert edge.status_code == 422 and edge.json()["field"] == "items.0.arrived_at"
+
+
+def test_a_value_the_model_cannot_score_is_refused_not_logged_with_no_score(client, store):
+    extreme = {"color": "red", "x1": 1e308, "x2": 2.0, "group": "a"}
+    resp = client.post("/predict", json={"records": [records(1)[0], extreme]})
+    assert resp.status_code == 422, resp.text
+    assert (resp.json()["record"], resp.json()["field"]) == (1, "x1")
+    assert store.count() == 0

@@ -57,8 +57,10 @@ def prepare_current(frame: pd.DataFrame, spec: FrameSchema) -> pd.DataFrame:
                          "prepare for the column convention")
     out = frame[[*spec.categorical, *spec.continuous]].copy()
     out["prediction"] = as_binary(frame["prediction"], spec, "prediction")
-    if out["prediction"].isna().any():
-        raise ValueError("column 'prediction' has missing values: every logged row has one")
+    # A row logged without a prediction (a model that could not score it) cannot be judged:
+    # it is left out, and counted by the caller, so one bad row never fails a window.
+    out = out[out["prediction"].notna()].copy()
+    frame = frame.loc[out.index]
     out["score"] = frame["score"].astype(np.float64)
     label = frame["label"] if "label" in frame.columns else pd.Series(np.nan, index=frame.index)
     out["label"] = as_binary(label, spec, "label")

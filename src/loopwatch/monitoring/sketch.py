@@ -139,12 +139,14 @@ class NumericSketch:
                 self.distinct = None
 
     def _update_moments(self, x: np.ndarray) -> None:
-        n_b, mean_b = len(x), float(x.mean())
-        m2_b = float(((x - mean_b) ** 2).sum())
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta**2 * self.n * n_b / n
+        # numpy floats: an extreme value (1e308) makes the moments inf, never an exception.
+        with np.errstate(over="ignore", invalid="ignore"):
+            n_b, mean_b = len(x), np.float64(x.mean())
+            m2_b = np.float64(((x - mean_b) ** 2).sum())
+            n = self.n + n_b
+            delta = mean_b - self.mean
+            self.mean = float(self.mean + delta * n_b / n)
+            self.m2 = float(self.m2 + m2_b + delta**2 * self.n * n_b / n)
         self.n = n
 
     @property

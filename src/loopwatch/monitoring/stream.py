@@ -77,7 +77,7 @@ class StreamMonitor:
         self.labelled_sample = sketch.Reservoir(sample_rows, params.seed + 1)
         self.cells: dict[str, pd.DataFrame | None] = dict.fromkeys(spec.sensitive)
         self.group_rows: dict[str, Counter] = {a: Counter() for a in spec.sensitive}
-        self.n_rows = self.n_labelled = 0
+        self.n_rows = self.n_labelled = self.unscored = 0
 
     def _build(self, read: Callable) -> dict:
         p, spec = self.params, self.spec
@@ -131,6 +131,7 @@ class StreamMonitor:
 
     def update(self, chunk: pd.DataFrame) -> None:
         cur = prepare_current(chunk, self.spec)
+        self.unscored += len(chunk) - len(cur)
         labelled = cur[cur["label"].notna()]
         self.n_rows += len(cur)
         self.n_labelled += len(labelled)
@@ -186,6 +187,12 @@ class StreamMonitor:
         if len(sample) < self.n_rows:
             notes.append(f"drift and fairness from all {self.n_rows} rows; quality and "
                          f"Evidently's report from a uniform sample of {len(sample)} rows")
+        if self.unscored:
+            notes.append(f"{self.unscored} logged rows had no prediction and were left out")
+        sample, clipped = clipped_to_reference(sample, self.ref_sample, self.numerical)
+        if clipped:
+            notes.append(f"{clipped} extreme values clipped for Evidently's report only (its "
+                         "histograms cannot bin them); our verdicts use every value")
         evidently, snapshot = ev.drift_report(sample, self.ref_sample, self.numerical,
                                               self.categorical, p, extra=self.extra,
                                               timestamp=window_end,
@@ -224,6 +231,23 @@ class StreamMonitor:
                         if found and found[0] > self.params.drift_floor else "")
                 out.append(GroupDrift(attr, g, n_cur, s.n_reference, drift, note))
         return tuple(out)
+
+
+def clipped_to_reference(frame: pd.DataFrame, reference: pd.DataFrame,
+                         numerical: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """Numeric values beyond 10 reference ranges of the reference, clipped to that bound."""
+    out, clipped = frame.copy(), 0
+    for column in numerical:
+        values = pd.to_numeric(reference[column], errors="coerce")
+        lo, hi = values.min(), values.max()
+        if not np.isfinite([lo, hi]).all():
+            continue
+        span = max(hi - lo, 1.0) * 10
+        x = pd.to_numeric(out[column], errors="coerce")
+        outside = (x < lo - span) | (x > hi + span)
+        clipped += int(outside.sum())
+        out[column] = x.clip(lo - span, hi + span)
+    return out, clipped
 
 
 def monitor_stream(

@@ -38,6 +38,7 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
             raise RequestError(404, f"unknown model {parsed.model!r}: this service serves "
                                f"{info.name!r}", field="model")
         proba = champion.predict_proba(parsed.inputs)
+        unscored(proba, parsed.inputs)
         # Decisions are drawn on the event loop thread only, so one generator is safe.
         decisions = policy.decide(proba[:, -1], rng)
         request_id = (request.headers.get("x-request-id") or new_id())[:64]
@@ -64,6 +65,22 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
                               "epsilon": policy.epsilon})
 
     return router
+
+
+def unscored(proba: np.ndarray, inputs: list[dict]) -> None:
+    """A record the model cannot score (its probabilities are not numbers, e.g. x1=1e308
+    overflows the network) is refused, naming its most extreme value: logged, it would be a
+    row with no score that no monitoring window can use."""
+    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        numbers = {k: abs(float(v)) for k, v in inputs[i].items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        field = max(numbers, key=numbers.get) if numbers else None
+        worst = f"; {field}={inputs[i][field]!r} is the most extreme value" if field else ""
+        raise RequestError(422, f"record {i}: the model cannot score these values (its "
+                           f"probabilities are not numbers){worst}: send values in the range "
+                           "the model was trained on", field=field, record=i)
 
 
 def tabular_mount(source: PredictorSource, params: ServingParams, *, epsilon: float = 0.0,
