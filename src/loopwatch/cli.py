@@ -164,10 +164,13 @@ def deploy() -> None:
 
 @app.command()
 def where() -> None:
-    """Print where state lives: root, state folder, tracking URI, DVC remote."""
+    """Print where state lives: root, state folder, tracking URI, DVC remote, the log."""
+    from loopwatch.serving.access import secret_free
+
     settings = load_settings()
-    for key in ("root", "state_dir", "tracking_uri", "dvc_remote_dir", "prefect_home"):
-        typer.echo(f"{key}: {getattr(settings, key)}")
+    for key in ("root", "state_dir", "tracking_uri", "prediction_log_url", "dvc_remote_dir",
+                "prefect_home"):
+        typer.echo(f"{key}: {secret_free(str(getattr(settings, key)))}")  # no passwords
 
 
 def _add_subsystem_commands() -> None:

@@ -55,6 +55,9 @@ def add_commands(app: typer.Typer) -> None:
         host: str = typer.Option(None, help="Interface (default: serving.host, 127.0.0.1)."),
         port: int = typer.Option(None, help="Port (default: serving.port)."),
         seed: int = typer.Option(None, help="Seed of the exploration draws (default: random)."),
+        insecure: bool = typer.Option(False, help="Serve beyond this machine without a token "
+                                      "(LOOPWATCH_API_TOKEN): anyone who reaches it may post "
+                                      "labels."),
         images: bool = typer.Option(None, "--images/--no-images", hidden=True),
         recommender: bool = typer.Option(None, "--recommender/--no-recommender", hidden=True),
     ) -> None:
@@ -69,7 +72,7 @@ def add_commands(app: typer.Typer) -> None:
             raise typer.Exit(2)
         tasks, required = _serving_tasks(task)
         _call(run_server, load_settings(), tasks, required=required, host=host, port=port,
-              seed=seed, log=console.print)
+              seed=seed, insecure=insecure, log=console.print)
 
     @app.command()
     def predict(

@@ -48,6 +48,9 @@ class ServingParams(BaseModel):
     max_batch_rows: int = Field(1000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
     reload_interval_s: float = Field(5.0, gt=0)  # how often the champion alias is re-checked
+    # With LOOPWATCH_API_TOKEN set, /predict* needs the token too (labels and reloads always do).
+    auth_predict: bool = False
+    allowed_hosts: list[str] = Field(default_factory=list)  # Host names besides this machine's
 
 
 class MonitoringParams(BaseModel):

@@ -24,6 +24,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import Response
 
 from loopwatch.config import ServingParams
+from loopwatch.serving.access import Access, AccessMiddleware
 from loopwatch.serving.champion import NoChampion, PredictorSource
 from loopwatch.serving.http import add_error_handlers, feedback_router, json_response
 from loopwatch.serving.log_store import LogStore
@@ -40,8 +41,9 @@ class Mount:
 
 
 def create_app(mounts: Sequence[Mount], store: LogStore,
-               params: ServingParams | None = None) -> FastAPI:
-    """The service over the mounted tasks and a log store; ``params`` bring the limits."""
+               params: ServingParams | None = None, access: Access | None = None) -> FastAPI:
+    """The service over the mounted tasks and a log store; ``params`` bring the limits,
+    ``access`` who may call it (``access.py``; the served app always has one)."""
     if not mounts:
         raise ValueError("nothing to serve: no task is mounted")
     params = params or ServingParams()
@@ -64,6 +66,8 @@ def create_app(mounts: Sequence[Mount], store: LogStore,
     app.state.writer, app.state.store, app.state.source = writer, store, mounts[0].source
     app.state.mounts = {mount.task: mount for mount in mounts}
     add_error_handlers(app)
+    if access is not None:
+        app.add_middleware(AccessMiddleware, access=access)
     for mount in mounts:
         app.include_router(mount.routes(writer))
     app.include_router(feedback_router(store, params))

@@ -80,17 +80,25 @@ def _frame_mount_of(task: Any):
     return mount
 
 
+def access_for(settings: Settings, host: str, token: str | None) -> Any:
+    from loopwatch.serving.access import LOOPBACK, Access
+
+    cfg = settings.params.serving
+    return Access(token=token, auth_predict=cfg.auth_predict,
+                  hosts=(*LOOPBACK, host, *cfg.allowed_hosts))
+
+
 def build_app(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] = (),
-              seed: int | None = None, log=print):
+              seed: int | None = None, log=print, access: Any = None):
     from loopwatch.serving.app import create_app
 
     mounts = mounts_for(settings, tasks, required=required, seed=seed, log=log)
-    return create_app(mounts, open_store(settings), settings.params.serving)
+    return create_app(mounts, open_store(settings), settings.params.serving, access)
 
 
 def serve(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] = (),
           host: str | None = None, port: int | None = None, seed: int | None = None,
-          torch_threads: int = 1, log=print) -> None:
+          torch_threads: int = 1, insecure: bool = False, log=print) -> None:
     """Serve until SIGINT/SIGTERM; in-flight requests finish and the log is flushed first.
 
     ``torch_threads=1``: a forward pass over 1-100 rows is too small to split
@@ -106,11 +114,18 @@ def serve(settings: Settings, tasks: Sequence[Any], *, required: Sequence[str] =
     # A model swap downloads the new version: no progress bar in a server's log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     _log_swaps()
+    from loopwatch.serving.access import check_bind, secret_free, token_from
+
     cfg = settings.params.serving
     host, port = host or cfg.host, port or cfg.port
-    app = build_app(settings, tasks, required=required, seed=seed, log=log)
+    token = token_from()
+    check_bind(host, token, insecure)
+    app = build_app(settings, tasks, required=required, seed=seed, log=log,
+                    access=access_for(settings, host, token))
+    guarded = "token on /feedback, /admin/*" + (", /predict*" if cfg.auth_predict else "")
     log(f"listening on http://{host}:{port} (tasks: {', '.join(app.state.mounts)}; "
-        f"log: {settings.prediction_log_url})")
+        f"log: {secret_free(settings.prediction_log_url)}; "
+        f"{guarded if token else 'no token: loopback clients only'})")
     # loop/http "auto" pick uvloop and httptools when installed; access logs cost ~10%.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=30)
