@@ -7,6 +7,7 @@ inside the commands. `monitor` defaults to the tabular task (the built-in loop's
 from __future__ import annotations
 
 import contextlib
+import signal
 
 import typer
 
@@ -66,10 +67,17 @@ def add_commands(app: typer.Typer) -> None:
 
         path = workspace_path(load_settings())
         path.mkdir(parents=True, exist_ok=True)
+        # SIGTERM (a service manager, `kill`) ends this process like Ctrl-C does, so the
+        # block below stops the UI instead of leaving it running without a parent.
+        signal.signal(signal.SIGTERM, _interrupt)
         with start_ui(path, port=port) as running:
             typer.echo(f"Evidently UI on http://127.0.0.1:{port} (workspace {path})")
             with contextlib.suppress(KeyboardInterrupt):
                 running.process.wait()
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def _tabular(settings, window: str | None, model: str | None) -> None:

@@ -4,7 +4,10 @@ them over HTTP, and the dashboard rendered by headless Chromium with its panels 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +106,38 @@ def test_dashboard_renders_in_headless_chromium(ui, tmp_path):
     for title in _titles().values():
         assert title in dom, f"panel {title!r} missing from the rendered dashboard"
     screenshot(url, tmp_path, "monitoring-dashboard", size=(1400, 3000))
+
+
+@pytest.mark.slow
+def test_loopwatch_ui_ends_its_children_on_sigterm(tmp_path):
+    import signal
+    import sys
+    import time
+
+    from tests.browser import wait_for
+    from tests.integration.conftest import free_port
+
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "loopwatch.cli", "ui", "--port", str(port)],
+                          env={**os.environ, "LOOPWATCH_STATE_DIR": str(tmp_path / ".state")},
+                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    wait_for(f"http://127.0.0.1:{port}/api/version", ui)
+    ui.send_signal(signal.SIGTERM)  # what `kill` or a service manager sends
+    assert ui.wait(timeout=30) is not None
+
+    def leftovers() -> list[str]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if "evidently" in cmd and f"--port {port}" in cmd:
+                found.append(cmd)
+        return found
+
+    deadline = time.monotonic() + 15
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert leftovers() == []

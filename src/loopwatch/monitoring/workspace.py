@@ -10,8 +10,10 @@ dashboard with the definitions, so re-applying is idempotent.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -115,13 +117,18 @@ class EvidentlyUI:
     log_path: Path
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the UI and whatever it started (its own process group), then reap it."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal(signal.SIGKILL)
                 self.process.wait(timeout)
+
+    def _signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # already gone
+            os.killpg(self.process.pid, sig)
 
     def __enter__(self) -> EvidentlyUI:
         return self
@@ -145,7 +152,8 @@ def start_ui(workspace_path: Path, host: str = "127.0.0.1", port: int | None = N
     with open(log_path, "ab") as log:  # the child keeps its own handle
         process = subprocess.Popen(
             [*command, "ui", "--workspace", str(workspace_path), "--host", host,
-             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)  # a group of its own: stop() ends its children too
     ui = EvidentlyUI(process, f"http://{host}:{port}", log_path)
     try:
         wait_until_ready(ui, timeout)
