@@ -112,7 +112,11 @@ def test_the_plugin_model_is_served_logged_and_monitored_through_the_spine(toy_i
                               log=lines.append)) as http:
         assert lines == ["toy: serving toy-points v1"]
         assert http.get("/health").json()["models"] == {"toy": "1"}
-        answer = http.post("/predict/toy", json={"records": records[:1]}).json()
+        answer = http.post("/predict/toy", json={"records": records[:1]},
+                           headers={"x-request-id": "toy-1"}).json()
+        retried = http.post("/predict/toy", json={"records": records[:1]},
+                            headers={"x-request-id": "toy-1"}).json()
+        assert retried["predictions"] == answer["predictions"]  # the same answer, logged once
         (one,) = answer["predictions"]
         assert one["label"] in ("left", "middle", "right") and one["propensity"] == 1.0
         bad = http.post("/predict/toy", json={"records": [{"x": 1.0}]})

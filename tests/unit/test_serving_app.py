@@ -192,3 +192,15 @@ def test_a_value_the_model_cannot_score_is_refused_not_logged_with_no_score(clie
     assert resp.status_code == 422, resp.text
     assert (resp.json()["record"], resp.json()["field"]) == (1, "x1")
     assert store.count() == 0
+
+
+def test_a_retried_request_gets_the_same_answer_and_logs_nothing_new(client, store):
+    body = {"records": records(2)}
+    first = client.post("/predict", json=body, headers={"x-request-id": "retry-1"})
+    again = client.post("/predict", json=body, headers={"x-request-id": "retry-1"})
+    assert first.status_code == again.status_code == 200
+    assert again.json()["predictions"] == first.json()["predictions"] and again.json()["replayed"]
+    assert store.count() == 2  # logged once
+    other = client.post("/predict", json=body, headers={"x-request-id": "retry-2"})
+    assert other.json()["predictions"][0]["prediction_id"] != \
+        first.json()["predictions"][0]["prediction_id"] and store.count() == 4

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount
 from loopwatch.serving.champion import LoadedModel
-from loopwatch.serving.http import json_response, read_body
+from loopwatch.serving.http import earlier_answer, json_response, read_body
 from loopwatch.serving.policy import ClassPolicy
 from loopwatch.serving.requests import RequestError, loads
 from loopwatch.serving.rows import build_rows, new_id
@@ -76,6 +76,9 @@ def frame_router(task: str, source, writer, params: ServingParams, *, epsilon: f
     async def predict(request: Request) -> Response:
         body = await read_body(request, params.max_body_bytes)
         loaded = source.current()  # this request's snapshot, whatever swaps meanwhile
+        replay = await earlier_answer(request, writer.store, loaded.info.name)
+        if replay is not None:
+            return replay
         inputs, groups = parse_records(body, input_names(loaded), sensitive,
                                        params.max_batch_rows)
         try:

@@ -42,6 +42,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def earlier_answer(request: Request, store: LogStore, model_name: str
+                         ) -> Response | None:
+    """The logged answer to a retried request (same ``x-request-id``), or None."""
+    from starlette.concurrency import run_in_threadpool
+
+    request_id = request.headers.get("x-request-id")
+    if not request_id:
+        return None
+    items = await run_in_threadpool(store.answered, request_id[:64], model_name)
+    if not items:
+        return None
+    return json_response({"model": {"name": model_name, "version": items[0]["model_version"]},
+                          "request_id": request_id[:64], "predictions": items,
+                          "replayed": True})
+
+
 def parse_feedback(body: bytes, max_items: int) -> list:
     """``{"items": [...]}`` or a bare list of items; errors name the item and the field."""
     payload = loads(body, field="items")

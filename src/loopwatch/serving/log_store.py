@@ -60,6 +60,7 @@ def _tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Column("explored", sa.Boolean, nullable=False),
         sa.Column("request_meta", sa.Text),
         sa.Index("ix_predictions_model", "model_name", "model_version", "ts"),
+        sa.Index("ix_predictions_request", "request_id"),  # a retried request's answer
     )
     feedback = sa.Table(
         "feedback", metadata,
@@ -105,6 +106,8 @@ class LogStore:
         self.predictions, self.feedback = _tables(self.metadata)
         self._columns_lock = threading.Lock()
         self.metadata.create_all(self.engine)
+        for index in self.predictions.indexes:  # a log made before an index was added
+            index.create(self.engine, checkfirst=True)
         existing = {c["name"] for c in sa.inspect(self.engine).get_columns("predictions")}
         for name in sorted(existing):
             if name.startswith(SENSITIVE_PREFIX) and name not in self.predictions.c:
@@ -233,6 +236,22 @@ class LogStore:
         target = self.predictions if table == "predictions" else self.feedback
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one()
+
+    def answered(self, request_id: str, model_name: str) -> list[dict[str, Any]]:
+        """The response items already logged for ``request_id`` ([] if none), in order: a
+        client retrying after a dropped connection gets the same answer, logged once."""
+        from loopwatch.serving.jsonio import loads
+
+        p = self.predictions.c
+        query = (sa.select(p.id, p.prediction, p.probabilities, p.decision, p.propensity,
+                           p.explored, p.model_version)
+                 .where(p.request_id == request_id, p.model_name == model_name,
+                        p.source == "http").order_by(p.position))
+        with self.engine.connect() as conn:
+            return [{"prediction_id": r.id, "label": r.prediction,
+                     "probabilities": loads(r.probabilities), "decision": r.decision,
+                     "propensity": r.propensity, "explored": bool(r.explored),
+                     "model_version": r.model_version} for r in conn.execute(query)]
 
     def ids(self) -> set[str]:
         with self.engine.connect() as conn:

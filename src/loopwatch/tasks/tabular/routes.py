@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import PredictorSource
-from loopwatch.serving.http import json_response, read_body
+from loopwatch.serving.http import earlier_answer, json_response, read_body
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.requests import RequestError
@@ -32,6 +32,9 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
     async def predict(request: Request) -> Response:
         body = await read_body(request, params.max_body_bytes)
         champion = source.current()  # this request's snapshot, whatever swaps meanwhile
+        replay = await earlier_answer(request, writer.store, champion.info.name)
+        if replay is not None:
+            return replay
         parsed = champion.schema.parse_body(body, params.max_batch_rows)
         info = champion.info
         if parsed.model is not None and parsed.model != info.name:
