@@ -68,6 +68,8 @@ def test_predict_answers_per_record_and_logs_each_before_answering(client, store
     assert first["source"] == "http" and first["decision"] == preds[0]["decision"]
     assert first["request_meta"]["metadata"] == {"batch": "t"}
     assert first["request_meta"]["n_records"] == 3 and first["request_meta"]["client"]
+    others = logged.loc[[p["prediction_id"] for p in preds[1:]], "request_meta"]
+    assert others.isna().all()  # stored once per request, not once per record
 
 
 BAD = [

@@ -33,7 +33,8 @@ SENSITIVE_PREFIX = "sensitive_"  # logged sensitive attribute <name> is column s
 BASE = ["prediction_id", "timestamp", "model_name", "model_version", "source", "request_id",
         "position", "prediction", "score", "decision", "propensity", "explored"]
 LABELS = ["label", "label_origin", "label_arrived_at"]
-EXTRA = ["request_meta"]  # client, user agent, batch size, the caller's metadata (a dict)
+# client, user agent, batch size, the caller's metadata (a dict): on a request's first row
+EXTRA = ["request_meta"]
 
 
 def as_utc(value: datetime | str | None) -> datetime | None:

@@ -61,8 +61,9 @@ def slate_rows(champion: RecsysChampion, user_id: int, slate: pd.DataFrame, requ
              "prediction": str(int(r.item_id)), "score": float(r.score),
              "probabilities": "{}",  # a rating model: no class distribution to log
              "decision": SHOWN, "propensity": float(r.propensity),
-             "explored": bool(r.exploration), "sensitive": {}, "request_meta": meta_json}
-            for pid, r in zip(ids, slate.itertuples(), strict=True)]
+             "explored": bool(r.exploration), "sensitive": {},
+             "request_meta": meta_json if i == 0 else None}  # once per request
+            for i, (pid, r) in enumerate(zip(ids, slate.itertuples(), strict=True))]
 
 
 def recommend_router(source, writer: GroupCommitWriter, epsilon: float = 0.0,
