@@ -106,3 +106,28 @@ def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service
     assert store.count() == sum(len(r.json()["predictions"]) for r in results)
     # An admin reload moves back at once (the alias now points to v1 again).
     assert httpx.post(f"{url}/admin/reload").json() == {"changed": True, "version": "1"}
+
+
+def test_a_held_write_lock_delays_only_the_writes_not_health(service, served_model):
+    """Another process holding SQLite's write lock (a backup, `loopwatch feedback`) must not
+    freeze the service: the log is written off the event loop."""
+    import sqlite3
+
+    url, _, store = service
+    assert httpx.post(f"{url}/predict", json=body_of(served_model, 1)).status_code == 200
+    path = store.url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(httpx.post, f"{url}/predict", json=body_of(served_model, 1),
+                              timeout=30)
+        time.sleep(0.3)  # the prediction now waits on the lock
+        started = time.monotonic()
+        health = httpx.get(f"{url}/health", timeout=5)
+        waited = time.monotonic() - started
+        assert health.status_code == 200 and waited < 0.5, waited
+        assert not pending.done()
+        holder.execute("COMMIT")  # released: the waiting write lands, then answers
+        assert pending.result().status_code == 200
+    holder.close()
+    assert store.count() == 2

@@ -126,6 +126,11 @@ class LogStore:
         return [c.name[len(SENSITIVE_PREFIX):] for c in self.predictions.c
                 if c.name.startswith(SENSITIVE_PREFIX)]
 
+    def needs_columns(self, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether writing ``rows`` first adds a sensitive-attribute column."""
+        return any(SENSITIVE_PREFIX + k not in self.predictions.c
+                   for r in rows for k in (r.get("sensitive") or {}))
+
     def ensure_sensitive(self, names: Sequence[str]) -> None:
         """Add a ``sensitive_<name>`` column for each new attribute (idempotent)."""
         with self._columns_lock:
