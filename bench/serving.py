@@ -8,7 +8,9 @@ HTTP/1.1 connections, written on raw asyncio streams so that the client costs
 far less CPU per request than either server (it shares the machine with them).
 
 Reported per server and payload (1 record, 100-record batches): requests/s,
-records/s, p50 and p99 latency, and the throughput ratio loopwatch/mlflow.
+records/s, p50 and p99 latency, and the throughput ratio loopwatch/mlflow; then, for
+loopwatch, the p99 of single-record requests while 1000-record requests run beside them
+(the log is written off the event loop, so a big request should delay mostly itself).
 loopwatch commits every prediction to its SQLite log (WAL, synchronous=FULL)
 before answering; the benchmark checks the log holds one row per prediction.
 
@@ -156,6 +158,33 @@ def load(port: int, path: str, body: bytes, seconds: float, concurrency: int) ->
     return {"requests": len(latencies), "seconds": elapsed, "latencies": latencies}
 
 
+def mixed(port: int, small: bytes, big: bytes, seconds: float, connections: int = 4) -> dict:
+    """Small requests on ``connections`` connections while as many send big batches: the
+    small ones' latencies (a big request must delay only itself)."""
+    def request(body: bytes) -> bytes:
+        return (f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: "
+                f"application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+    small_lat: list[float] = []
+    big_lat: list[float] = []
+    errors: list[bytes] = []
+
+    async def main():
+        until = time.perf_counter() + seconds
+        await asyncio.gather(
+            *(_connection(port, request(small), until, small_lat, errors)
+              for _ in range(connections)),
+            *(_connection(port, request(big), until, big_lat, errors)
+              for _ in range(connections)))
+
+    t0 = time.perf_counter()
+    asyncio.run(main())
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests in the mixed load: {errors[0]!r}")
+    return {"requests": len(small_lat), "seconds": time.perf_counter() - t0,
+            "latencies": small_lat, "big": len(big_lat)}
+
+
 def summarise(runs: list[dict]) -> dict:
     """Pool the rounds of one cell: total requests over total time, pooled percentiles."""
     lat = np.concatenate([r["latencies"] for r in runs]) * 1e3
@@ -173,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--batch", type=int, default=100, help="records in a batch request")
+    parser.add_argument("--big", type=int, default=1000,
+                        help="records in the big requests of the mixed load")
     parser.add_argument("--mlflow-torch-threads", type=int, default=None,
                         help="OMP_NUM_THREADS for mlflow's server (default: its own default)")
     parser.add_argument("--strict", action="store_true", help="exit 1 below the 2x target")
@@ -217,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
                     runs.setdefault((label, n), []).append(run)
                     if label == "loopwatch serve":
                         lw_predictions += (warm["requests"] + run["requests"]) * n
+            small = json.dumps({"records": records_of(frame.head(1), spec.inputs)}).encode()
+            big = json.dumps({"records": records_of(frame.head(args.big), spec.inputs)}).encode()
+            both = mixed(lw_port, small, big, args.seconds)
+            runs.setdefault(("small, big ones running", 1), []).append(both)
+            lw_predictions += both["requests"] + both["big"] * args.big
     finally:
         for proc in servers.values():
             stop(proc)
@@ -234,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     for (label, n), r in results.items():
         print(f"{label:<22}{n:>12}{r['rps']:>10.0f}{r['rps'] * n:>11.0f}{r['p50']:>9.2f}"
               f"{r['p99']:>9.2f}")
+    alone, busy = results[("loopwatch serve", 1)], results[("small, big ones running", 1)]
+    print(f"small-request p99 while {args.big}-record requests run: {busy['p99']:.2f} ms "
+          f"against {alone['p99']:.2f} ms alone ({busy['p99'] / alone['p99']:.1f}x)")
     ok = True
     for n in (1, args.batch):
         ratio = results[("loopwatch serve", n)]["rps"] / results[("mlflow models serve", n)]["rps"]

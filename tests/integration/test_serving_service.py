@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -75,6 +76,9 @@ def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service
     settings = served_model[0]
     name = TabularParams.from_settings(settings).model_name
     client = MlflowClient(settings.tracking_uri)
+    # MLflow 3 resolves a models:/m-... source through the global tracking URI, whatever the
+    # client's: point it at this store (an earlier test may have pointed it elsewhere).
+    mlflow.set_tracking_uri(settings.tracking_uri)
     v1 = client.get_model_version_by_alias(name, "champion")
     results, stop = [], threading.Event()
 

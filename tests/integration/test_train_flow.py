@@ -30,10 +30,15 @@ def test_flow_fetches_versions_trains_and_registers(prefect_harness, shared_cach
     # The Prefect UI alone tells what happened: the results as artifacts, with the run's link.
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
-    with get_client(sync_client=True) as prefect:
-        found = {a.key: a for a in prefect.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["training", "training-mlflow-run"])))}
+    with get_client(sync_client=True) as prefect:  # the session's harness: keep the newest
+        newest = prefect.read_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["training", "training-mlflow-run"])),
+            sort=ArtifactSort.CREATED_DESC)
+    found = {}
+    for artifact in newest:
+        found.setdefault(artifact.key, artifact)
     assert "test accuracy" in found["training"].data and "promoted to champion" in \
         found["training"].data
     assert f"/runs/{result['run_id']}" in found["training-mlflow-run"].data

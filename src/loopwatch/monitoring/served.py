@@ -56,8 +56,11 @@ def champion_reference(settings: Settings, name: str
     except (MlflowException, OSError) as exc:
         raise FileNotFoundError(f"{name} v{mv.version} has no {REFERENCE_ARTIFACT}: its task "
                                 "logs no reference rows (a `reference_rows` hook)") from exc
-    info = mlflow.models.get_model_info(f"models:/{name}/{mv.version}")
-    return str(mv.version), list(info.signature.inputs.input_names()), pd.read_parquet(local)
+    # Through this client's store, not the process-wide tracking URI (see load_logged).
+    location = client.get_model_version_download_uri(name, mv.version)
+    model = mlflow.models.Model.load(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{location}/MLmodel", tracking_uri=settings.tracking_uri))
+    return str(mv.version), list(model.signature.inputs.input_names()), pd.read_parquet(local)
 
 
 def watch_served(settings: Settings, name: str, sensitive: list[str],

@@ -108,9 +108,12 @@ def load_logged(tracking_uri: str, name: str, version: str, alias: str | None = 
     mv = client.get_model_version(name, version)
     data_hash = client.get_run(mv.run_id).data.tags.get(TAG_DATA) if mv.run_id else None
     uri = f"models:/{name}/{version}"
+    # Where the files are, asked through this client: MLflow 3 resolves a models:/ URI
+    # through the process-wide tracking URI whatever is passed, which fails (or loads
+    # another store's model) once anything in the process pointed it elsewhere.
+    location = client.get_model_version_download_uri(name, version)
     with tempfile.TemporaryDirectory(prefix="loopwatch-model-") as tmp:
-        # download_artifacts takes the tracking URI: no process-wide mlflow state is touched.
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp,
+        local = mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=tmp,
                                                     tracking_uri=tracking_uri)
         model = mlflow.pyfunc.load_model(local)
     predictor = getattr(model.unwrap_python_model(), "predictor", None)
