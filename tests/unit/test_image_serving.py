@@ -129,3 +129,20 @@ def test_model_info_and_the_main_app_include(champion, store):
         health = c.get("/health")  # the tabular model is missing: health names it
         assert health.status_code == 503
         assert health.json()["models"] == {"tabular": None, "images": "7"}
+
+
+def test_a_chunked_multipart_upload_past_the_limit_is_413_not_read_whole(client, store):
+    boundary = "loopwatchboundary"
+    part = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+
+    def chunked():  # no content-length: only the stream tells the size
+        yield part
+        for _ in range(20):
+            yield b"\x00" * 5_000
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    resp = client.post("/predict/image", content=chunked(),
+                       headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert resp.status_code == 413 and "max_body_bytes" in resp.json()["detail"]
+    assert store.count() == 0

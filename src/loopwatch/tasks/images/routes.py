@@ -50,17 +50,21 @@ async def read_uploads(request: Request, params: ServingParams) -> list[bytes]:
     if ctype in IMAGE_TYPES:
         return [await read_body(request, params.max_body_bytes)]
     if ctype == "multipart/form-data":
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > params.max_body_bytes:
-            raise RequestError(413, f"body of {declared} bytes exceeds the limit of "
-                               f"{params.max_body_bytes} (serving.max_body_bytes)")
-        form = await request.form(max_files=params.max_batch_rows, max_fields=10)
+        # Read through the bounded reader first: a chunked upload (no content-length) would
+        # otherwise be parsed whole, past the limit.
+        body = await read_body(request, params.max_body_bytes)
+
+        async def replay() -> dict:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        form = await Request(request.scope, replay).form(max_files=params.max_batch_rows,
+                                                         max_fields=10)
         files = [await v.read() for _, v in form.multi_items() if hasattr(v, "read")]
         if not files:
             raise RequestError(422, "multipart body has no file part", field="file")
         return files
     if ctype == "application/json":
-        payload = loads(await read_body(request, params.max_body_bytes))
+        payload = loads(await read_body(request, params.max_body_bytes), field="images")
         images = payload.get("images") if isinstance(payload, dict) else None
         if not isinstance(images, list) or not images:
             raise RequestError(422, 'expected {"images": ["<base64 PNG/JPEG>", ...]}',
