@@ -126,6 +126,8 @@ def test_the_plugin_model_is_served_logged_and_monitored_through_the_spine(toy_i
         nan = http.post("/predict/toy", content=b'{"records": [{"x": NaN, "y": 0.0}]}',
                         headers={"content-type": "application/json"})
         assert nan.status_code == 422 and nan.json()["field"] == "x"
+        huge = http.post("/predict/toy", json={"records": [{"x": 1e308, "y": 0.0}]})
+        assert huge.status_code == 422 and huge.json()["field"] == "x"  # not a null score
         preds = http.post("/predict/toy", json={"records": records[1:]}).json()["predictions"]
         ids = [one["prediction_id"], *(p["prediction_id"] for p in preds)]
         labels = [{"prediction_id": pid, "label": label, "origin": "organic"}

@@ -23,7 +23,7 @@ from loopwatch.serving.app import Mount
 from loopwatch.serving.champion import LoadedModel
 from loopwatch.serving.http import earlier_answer, json_response, read_body
 from loopwatch.serving.policy import ClassPolicy
-from loopwatch.serving.requests import RequestError, loads
+from loopwatch.serving.requests import RequestError, loads, refuse_unscored
 from loopwatch.serving.rows import build_rows, new_id
 
 
@@ -87,6 +87,7 @@ def frame_router(task: str, source, writer, params: ServingParams, *, epsilon: f
             raise RequestError(422, f"the model refused the records: {exc}") from None
         classes = tuple(c.removeprefix("prob_") for c in out.columns if c.startswith("prob_"))
         proba = out[[f"prob_{c}" for c in classes]].to_numpy(dtype=np.float64)
+        refuse_unscored(proba, inputs)
         policy = ClassPolicy(classes, epsilon)
         decisions = policy.decide(proba, rng)  # on the event loop thread only
         request_id = (request.headers.get("x-request-id") or new_id())[:64]

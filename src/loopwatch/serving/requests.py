@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
+
 try:  # orjson ships with prefect/dvc here; parse speed matters on the request path
     import orjson
 except ImportError:  # pragma: no cover - stdlib fallback keeps the library usable alone
@@ -90,3 +92,19 @@ def _text(value: str, where: str) -> None:
     except UnicodeEncodeError:
         raise RequestError(400, f"{where}: text with an unpaired surrogate ({value[:20]!r}); "
                            "send valid Unicode", field=where) from None
+
+
+def refuse_unscored(proba: np.ndarray, inputs: list[dict]) -> None:
+    """A record the model cannot score (its probabilities are not numbers, e.g. x1=1e308
+    overflows the network) is refused, naming its most extreme value: logged, it would be a
+    row with no score that no monitoring window can use."""
+    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+    if len(bad):
+        i = int(bad[0])
+        numbers = {k: abs(float(v)) for k, v in inputs[i].items()
+                   if isinstance(v, int | float) and not isinstance(v, bool)}
+        field = max(numbers, key=numbers.get) if numbers else None
+        worst = f"; {field}={inputs[i][field]!r} is the most extreme value" if field else ""
+        raise RequestError(422, f"record {i}: the model cannot score these values (its "
+                           f"probabilities are not numbers){worst}: send values in the range "
+                           "the model was trained on", field=field, record=i)

@@ -19,7 +19,7 @@ from loopwatch.serving.champion import PredictorSource
 from loopwatch.serving.http import earlier_answer, json_response, read_body
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.serving.requests import RequestError
+from loopwatch.serving.requests import RequestError, refuse_unscored
 from loopwatch.serving.rows import build_rows, new_id
 from loopwatch.serving.writer import GroupCommitWriter
 
@@ -41,7 +41,7 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
             raise RequestError(404, f"unknown model {parsed.model!r}: this service serves "
                                f"{info.name!r}", field="model")
         proba = champion.predict_proba(parsed.inputs)
-        unscored(proba, parsed.inputs)
+        refuse_unscored(proba, parsed.inputs)
         # Decisions are drawn on the event loop thread only, so one generator is safe.
         decisions = policy.decide(proba[:, -1], rng)
         request_id = (request.headers.get("x-request-id") or new_id())[:64]
@@ -68,22 +68,6 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
                               "epsilon": policy.epsilon})
 
     return router
-
-
-def unscored(proba: np.ndarray, inputs: list[dict]) -> None:
-    """A record the model cannot score (its probabilities are not numbers, e.g. x1=1e308
-    overflows the network) is refused, naming its most extreme value: logged, it would be a
-    row with no score that no monitoring window can use."""
-    bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
-    if len(bad):
-        i = int(bad[0])
-        numbers = {k: abs(float(v)) for k, v in inputs[i].items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
-        field = max(numbers, key=numbers.get) if numbers else None
-        worst = f"; {field}={inputs[i][field]!r} is the most extreme value" if field else ""
-        raise RequestError(422, f"record {i}: the model cannot score these values (its "
-                           f"probabilities are not numbers){worst}: send values in the range "
-                           "the model was trained on", field=field, record=i)
 
 
 def tabular_mount(source: PredictorSource, params: ServingParams, *, epsilon: float = 0.0,
