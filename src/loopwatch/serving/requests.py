@@ -69,8 +69,8 @@ def _check(payload: Any) -> None:
     """Depth, integer range and text, walked without recursion (depth is what is checked)."""
     stack = [(payload, "body", 0)]
     while stack:
-        node, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        node, where, depth = stack.pop()  # depth: the containers around ``node``
+        if isinstance(node, dict | list) and depth >= MAX_DEPTH:
             raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels at {where}",
                                field=where)
         if isinstance(node, dict):
