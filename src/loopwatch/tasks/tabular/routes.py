@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
@@ -22,6 +23,8 @@ from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.requests import RequestError, refuse_unscored
 from loopwatch.serving.rows import build_rows, new_id
 from loopwatch.serving.writer import GroupCommitWriter
+
+BIG_BODY_BYTES = 32_768  # ~40 Adult records: above this, a request is scored in a thread
 
 
 def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: ServingParams,
@@ -35,13 +38,21 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
         replay = await earlier_answer(request, writer.store, champion.info.name)
         if replay is not None:
             return replay
-        parsed = champion.schema.parse_body(body, params.max_batch_rows)
         info = champion.info
-        if parsed.model is not None and parsed.model != info.name:
-            raise RequestError(404, f"unknown model {parsed.model!r}: this service serves "
-                               f"{info.name!r}", field="model")
-        proba = champion.predict_proba(parsed.inputs)
-        refuse_unscored(proba, parsed.inputs)
+
+        def scored():  # validation and the forward pass: CPU work proportional to the body
+            parsed = champion.schema.parse_body(body, params.max_batch_rows)
+            if parsed.model is not None and parsed.model != info.name:
+                raise RequestError(404, f"unknown model {parsed.model!r}: this service "
+                                   f"serves {info.name!r}", field="model")
+            proba = champion.predict_proba(parsed.inputs)
+            refuse_unscored(proba, parsed.inputs)
+            return parsed, proba
+
+        # A big request works in a thread, so the small ones keep being answered meanwhile;
+        # a small one stays on the loop, where a thread hop would cost more than its work.
+        big = len(body) > BIG_BODY_BYTES
+        parsed, proba = await run_in_threadpool(scored) if big else scored()
         # Decisions are drawn on the event loop thread only, so one generator is safe.
         decisions = policy.decide(proba[:, -1], rng)
         request_id = (request.headers.get("x-request-id") or new_id())[:64]
