@@ -11,6 +11,7 @@ A second run continues from the state; --fresh starts over.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import traceback
 from datetime import datetime
@@ -22,7 +23,7 @@ from flows.published import mlflow_run_link, publish
 from flows.score import score
 from flows.train import train_pipeline
 from loopwatch.config import ConfigError, Settings
-from loopwatch.runtime import library_output_to, quiet_library_logs
+from loopwatch.runtime import quiet_library_logs, stderr_to
 from loopwatch.simulation.scenario import report, steps
 from loopwatch.simulation.scenario.params import ScenarioParams
 
@@ -97,13 +98,15 @@ def main() -> None:
     started = time.monotonic()
     log = settings.state_dir / "logs" / f"closed-loop-{datetime.now():%Y%m%dT%H%M%S}.log"
     print(f"[loop] library logs and warnings: {log}", flush=True)
-    with library_output_to(log):
-        try:
-            out = closed_loop(days=args.days, try_url=not args.offline)
-        except Exception as exc:  # the traceback is in the log; the console gets one line
-            traceback.print_exc()
-            raise SystemExit(f"error: {type(exc).__name__}: {exc}\n(full traceback: {log})"
-                             ) from None
+    # For the rest of the process: Prefect's embedded server says goodbye at interpreter
+    # exit, and that belongs in the log too. The job's own lines go to stdout, errors too.
+    os.close(stderr_to(log))
+    try:
+        out = closed_loop(days=args.days, try_url=not args.offline)
+    except Exception as exc:  # the traceback is in the log; the console gets one line
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}\n(full traceback: {log})", flush=True)
+        raise SystemExit(1) from None
     print(report.format_summary(settings, out["state"], out["first_day"]))
     print(f"  summary run:   MLflow run {out['summary_run_id']} (experiment "
           f"{settings.experiment!r})\n  library log:   {log}\n"

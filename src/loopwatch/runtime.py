@@ -93,23 +93,30 @@ def quiet_library_logs() -> None:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
-@contextmanager
-def library_output_to(path: Path) -> Iterator[Path]:
-    """Send everything written to stderr to ``path`` while the block runs; stdout (a job's
-    own progress lines and summary) stays on the console.
+def stderr_to(path: Path) -> int:
+    """Point file descriptor 2 at ``path`` (appending); returns a copy of the old one.
 
     Library logs, warnings and progress chatter all go to stderr (Python's logging and
-    ``warnings`` default to it), so swapping file descriptor 2 catches them wherever they
+    ``warnings`` default to it), so swapping the descriptor catches them wherever they
     come from, child processes (dvc, git) included, without muting any logger one by one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
-    with open(path, "a", buffering=1, encoding="utf-8") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield path
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    return saved
+
+
+@contextmanager
+def library_output_to(path: Path) -> Iterator[Path]:
+    """Everything written to stderr goes to ``path`` while the block runs; stdout (a job's
+    own progress lines and summary) stays on the console."""
+    saved = stderr_to(path)
+    try:
+        yield path
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
