@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -272,18 +273,9 @@ def monitor_stream(
     return monitor.result(model_name, model_version, window_start, window_end)
 
 
-
-def monitor_frames(
-    current: pd.DataFrame,
-    reference: pd.DataFrame,
-    spec: FrameSchema,
-    params: MonitoringParams,
-    model_name: str = "",
-    model_version: str = "",
-    window_start: datetime | None = None,
-    window_end: datetime | None = None,
-) -> MonitoringResult:
-    """Every check on a window held in memory: one chunk, and Evidently sees every row."""
-    return monitor_stream([current], reference, spec, params, model_name, model_version,
-                          window_start, window_end, sample_rows=max(len(current), 1),
-                          mode="memory")
+def monitor_frames(current: pd.DataFrame, reference: pd.DataFrame, spec: FrameSchema,
+                   params: MonitoringParams, *labels: Any) -> MonitoringResult:
+    """Every check on a window held in memory: one chunk, and Evidently sees every row.
+    ``labels``: model name, model version, window start and end, as for ``monitor_stream``."""
+    return monitor_stream([current], reference, spec, params, *labels,
+                          sample_rows=max(len(current), 1), mode="memory")
