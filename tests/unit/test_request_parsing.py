@@ -45,3 +45,40 @@ def test_any_bytes_are_parsed_or_refused(body):
 @settings(max_examples=20, deadline=None)
 def test_any_nesting_past_the_limit_is_refused_not_a_recursion_error(depth):
     assert parsed_or_refused(b"[" * depth + b"]" * depth) is None
+
+
+def test_a_key_given_twice_is_refused_naming_it_not_resolved_silently():
+    body = b'{"records": [{"age": 30, "x": "a:b", "age" : 99}]}'
+    try:
+        loads(body)
+    except RequestError as exc:
+        assert (exc.status, exc.field) == (400, "age") and "twice" in exc.message
+    else:
+        raise AssertionError("a duplicate key was accepted")
+
+
+VALID_TEXT = st.text(st.characters(categories=("L", "N", "P", "Zs")), max_size=8)
+VALID = st.recursive(  # what nothing but a repeated key would refuse
+    st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats() | VALID_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(VALID_TEXT, inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(VALID_TEXT, VALID, min_size=1, max_size=5), st.data())
+def test_duplicates_are_found_wherever_they_are_and_only_then(obj, data):
+    """Keys with quotes, colons and escapes in them, nested anywhere: a body with a
+    repeated key is refused; the same body without the repetition is not refused for it."""
+    text = json.dumps({"records": [obj]})
+    assert "twice" not in str(_refusal(text.encode()))
+    key = data.draw(st.sampled_from(sorted(obj)))
+    repeated = text[:-3] + f", {json.dumps(key)}: 1" + text[-3:]  # ...}]} -> ..., key: 1}]}
+    assert "twice" in str(_refusal(repeated.encode()))
+
+
+def _refusal(body: bytes):
+    try:
+        loads(body)
+    except RequestError as exc:
+        return exc.message
+    return None

@@ -26,8 +26,14 @@ from fastapi.responses import Response
 from loopwatch.config import ServingParams
 from loopwatch.serving.access import Access, AccessMiddleware
 from loopwatch.serving.champion import NoChampion, PredictorSource
-from loopwatch.serving.http import add_error_handlers, feedback_router, json_response
+from loopwatch.serving.http import (
+    add_error_handlers,
+    describe_shared,
+    feedback_router,
+    json_response,
+)
 from loopwatch.serving.log_store import LogStore
+from loopwatch.serving.openapi import Described, publish
 from loopwatch.serving.writer import GroupCommitWriter
 
 
@@ -38,6 +44,9 @@ class Mount:
     task: str
     source: PredictorSource
     routes: Callable[[GroupCommitWriter], APIRouter]
+    # The routes' request and response schemas for the OpenAPI document (``openapi.py``),
+    # read from the champion served when the document is asked for.
+    describe: Callable[[], Described] | None = None
 
 
 def create_app(mounts: Sequence[Mount], store: LogStore,
@@ -105,4 +114,5 @@ def create_app(mounts: Sequence[Mount], store: LogStore,
         return json_response({"changed": changed[primary.task],
                               "version": primary.source.current().info.version})
 
+    publish(app, [*(m.describe for m in mounts if m.describe), lambda: describe_shared(params)])
     return app

@@ -22,6 +22,14 @@ from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount
 from loopwatch.serving.champion import LoadedModel
 from loopwatch.serving.http import earlier_answer, json_response, read_body
+from loopwatch.serving.openapi import (
+    Described,
+    answers,
+    json_body,
+    predictions,
+    records_body,
+    signature_columns,
+)
 from loopwatch.serving.policy import ClassPolicy
 from loopwatch.serving.requests import RequestError, loads, refuse_unscored
 from loopwatch.serving.rows import build_rows, new_id
@@ -105,11 +113,22 @@ def frame_router(task: str, source, writer, params: ServingParams, *, epsilon: f
     return router
 
 
+def describe_frames(task: str, source, params: ServingParams,
+                    sensitive: Sequence[str]) -> Described:
+    """``POST /predict/<task>``'s schemas from the served model's signature."""
+    body = records_body(signature_columns(source.current().signature), sensitive,
+                        params.max_batch_rows)
+    return {f"/predict/{task}": {"post": {
+        "requestBody": json_body(body),
+        "responses": answers(predictions(), 400, 401, 413, 415, 422, 503)}}}
+
+
 def frame_mount(task: str, source, params: ServingParams, *, epsilon: float = 0.0,
                 sensitive: Sequence[str] = (), seed: int | None = None) -> Mount:
     rng = np.random.default_rng(seed)
     return Mount(task, source, lambda writer: frame_router(
-        task, source, writer, params, epsilon=epsilon, sensitive=sensitive, rng=rng))
+        task, source, writer, params, epsilon=epsilon, sensitive=sensitive, rng=rng),
+        lambda: describe_frames(task, source, params, sensitive))
 
 
 def read_records(path) -> pd.DataFrame:

@@ -9,15 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from loopwatch.config import ServingParams
 from loopwatch.serving.champion import NoChampion
-from loopwatch.serving.feedback import FeedbackRequest
+from loopwatch.serving.feedback import FeedbackItem, FeedbackRequest
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.log_store import LogStore
+from loopwatch.serving.openapi import Described, answers, json_body
 from loopwatch.serving.requests import RequestError, loads
 from loopwatch.serving.writer import WriterClosed
 
@@ -82,6 +84,13 @@ def add_error_handlers(app: FastAPI) -> None:
     async def _request_error(request: Request, exc: RequestError) -> Response:
         return json_response(exc.to_dict(), exc.status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_parameter(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own checks (path and query parameters) in the same shape as ours.
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"][1:]) or "request"
+        return json_response({"detail": f"{where}: {err['msg']}", "field": where}, 422)
+
     @app.exception_handler(SQLAlchemyError)
     async def _log_down(request: Request, exc: SQLAlchemyError) -> Response:
         return json_response({"detail": f"prediction log unavailable: {type(exc).__name__}"}, 503)
@@ -109,3 +118,34 @@ def feedback_router(store: LogStore, params: ServingParams) -> APIRouter:
         return json_response(report.to_dict(), report.status)
 
     return router
+
+
+def describe_shared(params: ServingParams) -> Described:
+    """The OpenAPI schemas of the routes every service has (``openapi.publish``)."""
+    item = FeedbackItem.model_json_schema()
+    items = {"type": "array", "items": item, "minItems": 1, "maxItems": params.max_batch_rows}
+    ids = {"type": "array", "items": {"type": "string"}}
+    report = {"type": "object", "required": ["ok", "accepted", "summary"],
+              "properties": {"ok": {"type": "boolean"}, "accepted": ids, "duplicates": ids,
+                             "unknown_ids": ids, "summary": {"type": "string"},
+                             "conflicts": {"type": "array", "items": {"type": "object"}}}}
+    feedback = answers(report, 400, 401, 413, 415, 422, 503)
+    feedback["404"] = feedback["409"] = {  # partly stored: the report says which items
+        "description": "some ids unknown (404) or labelled otherwise (409); the rest stored",
+        "content": {"application/json": {"schema": report}}}
+    health = {"type": "object", "required": ["status", "models"],
+              "properties": {"status": {"enum": ["ok", "no-model"]},
+                             "models": {"type": "object"}, "detail": {"type": "string"},
+                             "model_version": {"type": ["string", "null"]},
+                             "last_reload_error": {"type": ["string", "null"]}}}
+    reloaded = {"type": "object", "required": ["changed", "version"],
+                "properties": {"changed": {"type": "boolean"}, "version": {"type": "string"}}}
+    return {
+        "/feedback": {"post": {"requestBody": json_body({"oneOf": [
+            {"type": "object", "required": ["items"], "additionalProperties": False,
+             "properties": {"items": items}}, items]}), "responses": feedback}},
+        "/health": {"get": {"responses": {
+            **answers(health), "503": {"description": "a mounted task has no model",
+                                       "content": {"application/json": {"schema": health}}}}}},
+        "/admin/reload": {"post": {"responses": answers(reloaded, 400, 401, 503)}},
+    }

@@ -5,6 +5,7 @@ field it concerns; and the JSON body parser whose errors are such requests (400,
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -40,14 +41,19 @@ def loads(body: bytes, field: str = "records") -> Any:
     """Parse JSON into values every later step can store and write back.
 
     NaN/Infinity literals come back as floats so validation can name the field. Refused
-    (400, with where): nesting deeper than ``MAX_DEPTH``, integers beyond 64 bits and
+    (400, with where): nesting deeper than ``MAX_DEPTH``, integers beyond 64 bits,
     strings that are not valid Unicode (a lone surrogate such as ``"\\ud800"``), which the
-    parser accepts but no JSON writer can write back.
+    parser accepts but no JSON writer can write back, and a key given twice in one object
+    (parsers keep the last silently: the client meant one of them, we can't know which).
     """
     if not body:
         raise RequestError(400, f"empty body: send a JSON object with '{field}'", field=field)
     payload = _parse(body)
-    _check(payload)
+    keys = _check(payload)
+    # Every key in the text has a colon after it, so when the body holds no more colons
+    # than the parsed objects hold keys, no key was dropped (the common case: one count).
+    if body.count(b":") > keys and _keys_in_text(body) > keys:
+        _name_duplicate(body)
     return payload
 
 
@@ -65,15 +71,39 @@ def _parse(body: bytes) -> Any:
         raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels") from None
 
 
-def _check(payload: Any) -> None:
-    """Depth, integer range and text, walked without recursion (depth is what is checked)."""
-    stack = [(payload, "body", 0)]
+# A JSON string token, and whether a colon follows it (then it is a key). Scanning from
+# the start, each match begins at an opening quote: outside strings JSON has no quotes.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"(\s*+:)?')
+
+
+def _keys_in_text(body: bytes) -> int:
+    return sum(1 for m in _STRING.finditer(body) if m.group(1))
+
+
+def _name_duplicate(body: bytes) -> None:
+    def pairs(items: list) -> dict:
+        seen = set()
+        for key, _ in items:
+            if key in seen:
+                raise RequestError(400, f"key {key!r} appears twice in one object: send it "
+                                   "once", field=key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(body, object_pairs_hook=pairs, parse_constant=float)
+
+
+def _check(payload: Any) -> int:
+    """Depth, integer range and text, walked without recursion (depth is what is checked);
+    returns how many keys the objects hold."""
+    stack, keys = [(payload, "body", 0)], 0
     while stack:
         node, where, depth = stack.pop()  # depth: the containers around ``node``
         if isinstance(node, dict | list) and depth >= MAX_DEPTH:
             raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels at {where}",
                                field=where)
         if isinstance(node, dict):
+            keys += len(node)
             for key, value in node.items():
                 _text(key, f"{where} (a key)")
                 stack.append((value, f"{where}.{key}", depth + 1))
@@ -84,6 +114,7 @@ def _check(payload: Any) -> None:
         elif isinstance(node, int) and not isinstance(node, bool) and not -INT64 <= node < INT64:
             raise RequestError(400, f"{where}: an integer of {len(str(abs(node)))} digits is "
                                "beyond 64 bits; send a number in range", field=where)
+    return keys
 
 
 def _text(value: str, where: str) -> None:

@@ -31,6 +31,7 @@ from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import LoadedModel, loader_requiring
 from loopwatch.serving.http import json_response, read_body
+from loopwatch.serving.openapi import Described, answers, predictions
 from loopwatch.serving.policy import ClassPolicy, Decisions
 from loopwatch.serving.requests import RequestError, loads
 from loopwatch.serving.rows import build_rows, new_id
@@ -160,11 +161,29 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
     return router
 
 
+def describe_images(params: ServingParams) -> Described:
+    """``POST /predict/image``'s three request forms and its answer."""
+    binary = {"type": "string", "format": "binary"}
+    files = {"type": "object", "required": ["file"], "properties": {"file": {
+        "type": "array", "items": binary, "minItems": 1, "maxItems": params.max_batch_rows}}}
+    images = {"type": "object", "required": ["images"], "properties": {"images": {
+        "type": "array", "items": {"type": "string", "format": "byte"}, "minItems": 1,
+        "maxItems": params.max_batch_rows}}}
+    content = {**{kind: {"schema": binary} for kind in IMAGE_TYPES},
+               "multipart/form-data": {"schema": files},
+               "application/json": {"schema": images}}
+    answer = predictions({"probability": {"type": "number"}})
+    return {"/predict/image": {"post": {
+        "requestBody": {"required": True, "content": content},
+        "responses": answers(answer, 400, 401, 413, 415, 422, 503)}}}
+
+
 def images_mount(source, params: ServingParams, *, epsilon: float = 0.0,
                  seed: int | None = None) -> Mount:
     rng = np.random.default_rng(seed)
     return Mount("images", source,
-                 lambda writer: image_router(source, writer, params, epsilon, rng))
+                 lambda writer: image_router(source, writer, params, epsilon, rng),
+                 lambda: describe_images(params))
 
 
 def create_image_app(source, store, params: ServingParams | None = None, *,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import LoadedModel, NoChampion, loader_requiring
 from loopwatch.serving.jsonio import dumps
+from loopwatch.serving.openapi import Described, answers
 from loopwatch.serving.rows import new_id, new_ids, utc_now
 from loopwatch.serving.writer import GroupCommitWriter
 from loopwatch.tasks.recsys.params import RecsysParams
@@ -75,7 +76,7 @@ def recommend_router(source, writer: GroupCommitWriter, epsilon: float = 0.0,
     # async with the work inline (scoring 1,682 items is ~0.1 ms): it runs on the event loop
     # thread, so the shared generator is never used from two threads at once.
     @router.get("/recommend/{user_id}")
-    async def recommend(request: Request, user_id: int,
+    async def recommend(request: Request, user_id: int = Path(ge=0, lt=2**63),
                         k: int = Query(10, ge=1, le=max_k)) -> dict:
         champion = source.current()  # this request's snapshot, whatever swaps meanwhile
         predictor = champion.predictor
@@ -99,9 +100,28 @@ def recommend_router(source, writer: GroupCommitWriter, epsilon: float = 0.0,
     return router
 
 
+def describe_recommend() -> Described:
+    """``GET /recommend/{user_id}``'s answer: the slate, each item with its propensity."""
+    item = {"type": "object",
+            "required": ["prediction_id", "item_id", "title", "score", "rank", "propensity",
+                         "exploration"],
+            "properties": {"prediction_id": {"type": "string"}, "item_id": {"type": "integer"},
+                           "title": {"type": "string"}, "score": {"type": "number"},
+                           "rank": {"type": "integer", "minimum": 1},
+                           "propensity": {"type": "number", "minimum": 0, "maximum": 1},
+                           "exploration": {"type": "boolean"}}}
+    slate = {"type": "object",
+             "required": ["model", "request_id", "user_id", "known_user", "items"],
+             "properties": {"model": {"type": "object"}, "request_id": {"type": "string"},
+                            "user_id": {"type": "integer"}, "known_user": {"type": "boolean"},
+                            "items": {"type": "array", "items": item}}}
+    return {"/recommend/{user_id}": {"get": {"responses": answers(slate, 400, 401, 422, 503)}}}
+
+
 def recsys_mount(source, *, epsilon: float = 0.0, seed: int | None = None) -> Mount:
     rng = np.random.default_rng(seed)
-    return Mount("recsys", source, lambda writer: recommend_router(source, writer, epsilon, rng))
+    return Mount("recsys", source, lambda writer: recommend_router(source, writer, epsilon, rng),
+                 describe_recommend)
 
 
 def create_recommend_app(source, store, *, seed: int | None = None, epsilon: float = 0.0,

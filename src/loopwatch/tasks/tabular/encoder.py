@@ -46,7 +46,8 @@ class RecordEncoder:
         raw = np.where(np.isnan(raw), self.medians, raw)
         if self.log1p.any():
             raw = np.where(self.log1p, np.log1p(np.clip(raw, 0, None)), raw)
-        conts = ((raw - self.means) / self.stds).astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf: refused after scoring
+            conts = ((raw - self.means) / self.stds).astype(np.float32)
         return torch.from_numpy(cats), torch.from_numpy(conts)
 
 

@@ -19,6 +19,7 @@ from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import PredictorSource
 from loopwatch.serving.http import earlier_answer, json_response, read_body
 from loopwatch.serving.log_store import LogStore
+from loopwatch.serving.openapi import Described, answers, json_body, predictions, records_body
 from loopwatch.serving.policy import DecisionPolicy
 from loopwatch.serving.requests import RequestError, refuse_unscored
 from loopwatch.serving.rows import build_rows, new_id
@@ -81,13 +82,25 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
     return router
 
 
+def describe_tabular(source: PredictorSource, params: ServingParams) -> Described:
+    """``POST /predict``'s schemas from the served champion's inputs and their types."""
+    schema = source.current().schema
+    body = records_body([(f.name, f.kind, f.nullable) for f in schema.inputs],
+                        schema.sensitive_names, params.max_batch_rows,
+                        extra={"metadata": {"type": "object"}, "model": {"type": "string"}})
+    return {"/predict": {"post": {
+        "requestBody": json_body(body),
+        "responses": answers(predictions(), 400, 401, 404, 413, 415, 422, 503)}}}
+
+
 def tabular_mount(source: PredictorSource, params: ServingParams, *, epsilon: float = 0.0,
                   policy: DecisionPolicy | None = None, rng: np.random.Generator | None = None,
                   seed: int | None = None) -> Mount:
     policy = policy or DecisionPolicy(params.threshold, epsilon)
     rng = rng if rng is not None else np.random.default_rng(seed)
     return Mount("tabular", source,
-                 lambda writer: tabular_router(source, writer, params, policy, rng))
+                 lambda writer: tabular_router(source, writer, params, policy, rng),
+                 lambda: describe_tabular(source, params))
 
 
 def create_tabular_app(source: PredictorSource, store: LogStore,

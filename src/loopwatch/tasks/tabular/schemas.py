@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from loopwatch.serving.openapi import signature_columns
 from loopwatch.serving.requests import RequestError, loads
 
 KIND_LABELS = {"string": "a string", "double": "a number", "long": "an integer",
@@ -96,13 +97,8 @@ class InputSchema:
     @classmethod
     def from_model(cls, spec, signature=None) -> InputSchema:
         """Inputs and their types from the signature when it has columns, else from the spec."""
-        typed: dict[str, Field] = {}
-        for col in getattr(getattr(signature, "inputs", None), "inputs", None) or []:
-            name, dtype = getattr(col, "name", None), getattr(col, "type", None)
-            if name is None or dtype is None:
-                continue  # a tensor spec: fall back to the spec's types
-            kind = {"float": "double", "integer": "long"}.get(dtype.name, dtype.name)
-            typed[name] = Field(name, kind, nullable=not getattr(col, "required", False))
+        typed = {name: Field(name, {"float": "double", "integer": "long"}.get(kind, kind),
+                             nullable) for name, kind, nullable in signature_columns(signature)}
 
         def field(name: str) -> Field:
             return typed.get(name) or Field(
