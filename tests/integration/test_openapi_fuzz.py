@@ -35,7 +35,7 @@ from loopwatch.tasks.tabular.routes import create_tabular_app
 from tests.conftest import tiny_table
 from tests.integration.conftest import live_server
 from tests.plugins.toy_task import FEATURES, ToyPredictor, points
-from tests.support import champion_of, tiny_predictor
+from tests.support import champion_of, records_of, tiny_predictor
 
 EXAMPLES = int(os.environ.get("LOOPWATCH_FUZZ_EXAMPLES", "60"))
 CHECKS = [checks.not_a_server_error, checks.status_code_conformance,
@@ -131,6 +131,41 @@ def test_an_answer_that_breaks_the_published_schema_is_caught(served):
         case.call_and_validate(base_url=url, checks=CHECKS)
     assert [e.validation_message for e in failed.value.exceptions] == [
         '"uptime" is a required property']
+
+
+def one_request(route: str) -> dict:
+    """requests.request arguments for one valid request to a prediction route."""
+    import base64
+
+    from loopwatch.tasks.images.decode import encode_png
+
+    spec, frame = tiny_table(10)
+    if route == "/predict":
+        return {"method": "POST", "json": {"records": records_of(frame.head(2), spec.inputs)}}
+    if route == "/predict/toy":
+        return {"method": "POST", "json": {"records": [{"x": 0.5, "y": -1.0, "group": "a"}]}}
+    if route == "/predict/image":
+        pixels = np.random.default_rng(0).integers(0, 255, (16, 16), dtype=np.uint8)
+        return {"method": "POST",
+                "json": {"images": [base64.b64encode(encode_png(pixels)).decode()]}}
+    return {"method": "GET", "params": {"k": 3}}
+
+
+@pytest.mark.parametrize("route", ["/predict", "/predict/toy", "/predict/image",
+                                   "/recommend/2"])
+def test_a_retried_request_gets_the_same_answer_and_logs_nothing_new(served, route):
+    import requests
+
+    url, _, store = served
+    before = store.count()
+    key = {"x-request-id": f"retry-{route}"}
+    first = requests.request(url=url + route, headers=key, timeout=10, **one_request(route))
+    logged = store.count()
+    again = requests.request(url=url + route, headers=key, timeout=10, **one_request(route))
+    assert first.status_code == again.status_code == 200, first.text
+    assert logged > before and store.count() == logged  # the retry logged nothing
+    assert again.json().pop("replayed") is True
+    assert again.json() | {"replayed": None} == first.json() | {"replayed": None}
 
 
 def test_what_the_fuzzing_logged_is_whole_and_usable_by_monitoring(served):

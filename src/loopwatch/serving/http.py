@@ -6,6 +6,7 @@ Its own module so the app and each task's router import it without importing eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -44,19 +45,33 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def earlier_answer(request: Request, store: LogStore, model_name: str
-                         ) -> Response | None:
-    """The logged answer to a retried request (same ``x-request-id``), or None."""
+def prediction_item(row: dict[str, Any]) -> dict[str, Any]:
+    """A logged row as the prediction routes answer it."""
+    return {"prediction_id": row["id"], "label": row["prediction"],
+            "probabilities": row["probabilities"], "decision": row["decision"],
+            "propensity": row["propensity"], "explored": row["explored"],
+            "model_version": row["model_version"]}
+
+
+async def logged_rows(request: Request, store: LogStore, model_name: str
+                      ) -> tuple[str | None, list[dict[str, Any]]]:
+    """The request's ``x-request-id`` (cut to 64) and the rows already logged for it."""
     from starlette.concurrency import run_in_threadpool
 
-    request_id = request.headers.get("x-request-id")
-    if not request_id:
+    request_id = (request.headers.get("x-request-id") or "")[:64] or None
+    if request_id is None:
+        return None, []
+    return request_id, await run_in_threadpool(store.answered, request_id, model_name)
+
+
+async def earlier_answer(request: Request, store: LogStore, model_name: str,
+                         item: Callable[[dict], dict] = prediction_item) -> Response | None:
+    """The logged answer to a retried request (same ``x-request-id``), or None."""
+    request_id, rows = await logged_rows(request, store, model_name)
+    if not rows:
         return None
-    items = await run_in_threadpool(store.answered, request_id[:64], model_name)
-    if not items:
-        return None
-    return json_response({"model": {"name": model_name, "version": items[0]["model_version"]},
-                          "request_id": request_id[:64], "predictions": items,
+    return json_response({"model": {"name": model_name, "version": rows[0]["model_version"]},
+                          "request_id": request_id, "predictions": [item(r) for r in rows],
                           "replayed": True})
 
 

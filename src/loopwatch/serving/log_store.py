@@ -243,20 +243,20 @@ class LogStore:
             return conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one()
 
     def answered(self, request_id: str, model_name: str) -> list[dict[str, Any]]:
-        """The response items already logged for ``request_id`` ([] if none), in order: a
-        client retrying after a dropped connection gets the same answer, logged once."""
+        """The rows already logged for ``request_id`` over HTTP ([] if none), in order, with
+        ``probabilities`` and ``inputs`` parsed: a client retrying after a dropped connection
+        gets the same answer from them, logged once (each route shapes its own answer)."""
         from loopwatch.serving.jsonio import loads
 
         p = self.predictions.c
         query = (sa.select(p.id, p.prediction, p.probabilities, p.decision, p.propensity,
-                           p.explored, p.model_version)
+                           p.explored, p.model_version, p.score, p.inputs)
                  .where(p.request_id == request_id, p.model_name == model_name,
                         p.source == "http").order_by(p.position))
         with self.engine.connect() as conn:
-            return [{"prediction_id": r.id, "label": r.prediction,
-                     "probabilities": loads(r.probabilities), "decision": r.decision,
-                     "propensity": r.propensity, "explored": bool(r.explored),
-                     "model_version": r.model_version} for r in conn.execute(query)]
+            return [{**r._asdict(), "probabilities": loads(r.probabilities),
+                     "inputs": loads(r.inputs), "explored": bool(r.explored)}
+                    for r in conn.execute(query)]
 
     def ids(self) -> set[str]:
         with self.engine.connect() as conn:

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import LoadedModel, loader_requiring
-from loopwatch.serving.http import json_response, read_body
+from loopwatch.serving.http import earlier_answer, json_response, prediction_item, read_body
 from loopwatch.serving.openapi import Described, answers, predictions
 from loopwatch.serving.policy import ClassPolicy, Decisions
 from loopwatch.serving.requests import RequestError, loads
@@ -136,6 +136,11 @@ def image_router(source, writer: GroupCommitWriter, params: ServingParams,
             raise RequestError(413, f"{len(blobs)} images exceed the limit of "
                                f"{params.max_batch_rows} (serving.max_batch_rows)")
         champion = source.current()  # this request's snapshot, whatever swaps meanwhile
+        replay = await earlier_answer(request, writer.store, champion.info.name,
+                                      lambda row: {**prediction_item(row),
+                                                   "probability": row["score"]})
+        if replay is not None:
+            return replay
         pred, inputs = await run_in_threadpool(score, champion, blobs)
         policy = ClassPolicy(tuple(champion.predictor.classes), epsilon)
         decisions = policy.decide(pred.proba, rng)  # on the event loop thread only

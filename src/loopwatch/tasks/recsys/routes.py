@@ -22,6 +22,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Path, Query, Request
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import LoadedModel, NoChampion, loader_requiring
+from loopwatch.serving.http import logged_rows
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.openapi import Described, answers
 from loopwatch.serving.rows import new_id, new_ids, utc_now
@@ -67,6 +68,15 @@ def slate_rows(champion: RecsysChampion, user_id: int, slate: pd.DataFrame, requ
             for i, (pid, r) in enumerate(zip(ids, slate.itertuples(), strict=True))]
 
 
+def slate_answer(champion: RecsysChampion, request_id: str, user_id: int, items: list[dict],
+                 version: str | None = None) -> dict:
+    """The answer; with the logged ``version`` of a replayed slate, marked as a replay."""
+    answer = {"model": {"name": champion.info.name, "version": version or champion.info.version},
+              "request_id": request_id, "user_id": user_id,
+              "known_user": champion.predictor.knows(user_id), "items": items}
+    return {**answer, "replayed": True} if version else answer
+
+
 def recommend_router(source, writer: GroupCommitWriter, epsilon: float = 0.0,
                      rng: np.random.Generator | None = None, max_k: int = 100) -> APIRouter:
     """``GET /recommend/{user_id}``: every shown item is logged before the answer."""
@@ -82,20 +92,26 @@ def recommend_router(source, writer: GroupCommitWriter, epsilon: float = 0.0,
         predictor = champion.predictor
         if k > len(predictor.items.ids):
             raise HTTPException(422, f"k={k} exceeds the catalogue")
+        request_id, logged = await logged_rows(request, writer.store, champion.info.name)
+        if logged:  # a retry: the slate shown then, logged once
+            items = [{"prediction_id": row["id"], "item_id": row["inputs"]["item_id"],
+                      "title": predictor.titles.get(row["inputs"]["item_id"], ""),
+                      "score": row["score"], "rank": row["inputs"]["rank"],
+                      "propensity": row["propensity"], "exploration": row["explored"]}
+                     for row in logged]
+            return slate_answer(champion, request_id, logged[0]["inputs"]["user_id"], items,
+                                version=logged[0]["model_version"])
         slate = predictor.slate(user_id, k, epsilon, rng)
-        request_id = (request.headers.get("x-request-id") or new_id())[:64]
+        request_id = request_id or new_id()
         meta = {"client": request.client.host if request.client else None,
                 "kind": "recommendation", "k": k}
         rows = slate_rows(champion, user_id, slate, request_id, meta)
         await writer.write(rows)  # durable before we answer
-        return {"model": {"name": champion.info.name, "version": champion.info.version},
-                "request_id": request_id, "user_id": user_id,
-                "known_user": predictor.knows(user_id),
-                "items": [{"prediction_id": row["id"], "item_id": int(r.item_id),
-                           "title": r.title, "score": float(r.score), "rank": int(r.rank),
-                           "propensity": float(r.propensity),
-                           "exploration": bool(r.exploration)}
-                          for row, r in zip(rows, slate.itertuples(), strict=True)]}
+        return slate_answer(champion, request_id, user_id, [
+            {"prediction_id": row["id"], "item_id": int(r.item_id), "title": r.title,
+             "score": float(r.score), "rank": int(r.rank), "propensity": float(r.propensity),
+             "exploration": bool(r.exploration)}
+            for row, r in zip(rows, slate.itertuples(), strict=True)])
 
     return router
 
@@ -114,7 +130,8 @@ def describe_recommend() -> Described:
              "required": ["model", "request_id", "user_id", "known_user", "items"],
              "properties": {"model": {"type": "object"}, "request_id": {"type": "string"},
                             "user_id": {"type": "integer"}, "known_user": {"type": "boolean"},
-                            "items": {"type": "array", "items": item}}}
+                            "items": {"type": "array", "items": item},
+                            "replayed": {"type": "boolean"}}}
     return {"/recommend/{user_id}": {"get": {"responses": answers(slate, 400, 401, 422, 503)}}}
 
 
