@@ -71,6 +71,29 @@ def test_concurrent_clients_give_exactly_one_row_per_prediction(service, served_
     assert store.read()["request_id"].nunique() == n_clients * n_requests
 
 
+def test_concurrent_conflicting_labels_store_exactly_one(service, served_model):
+    """100 clients label the same prediction at once, half "yes" and half "no": one label
+    is stored; the same label again is a no-op (200), the other one a conflict (409)."""
+    url, _, store = service
+    pid = httpx.post(f"{url}/predict", json=body_of(served_model, 1)).json()[
+        "predictions"][0]["prediction_id"]
+
+    def label(i):
+        item = {"prediction_id": pid, "label": ("yes", "no")[i % 2], "origin": "organic"}
+        return httpx.post(f"{url}/feedback", json={"items": [item]}, timeout=30)
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(label, range(100)))
+    stored = store.read()["label"].dropna().tolist()
+    assert store.count("feedback") == 1 and len(stored) == 1
+    kept = stored[0]
+    wins = [a for a in answers if a.json()["accepted"] == [pid]]
+    assert len(wins) == 1
+    for i, answer in enumerate(answers):
+        same = ("yes", "no")[i % 2] == kept
+        assert answer.status_code == (200 if same else 409), answer.text
+
+
 def test_a_new_champion_is_picked_up_without_restart_or_dropped_requests(service, served_model):
     url, holder, store = service
     settings = served_model[0]
