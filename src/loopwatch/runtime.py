@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from loopwatch.config import Settings
@@ -107,16 +106,3 @@ def stderr_to(path: Path) -> int:
     os.dup2(fd, 2)
     os.close(fd)
     return saved
-
-
-@contextmanager
-def library_output_to(path: Path) -> Iterator[Path]:
-    """Everything written to stderr goes to ``path`` while the block runs; stdout (a job's
-    own progress lines and summary) stays on the console."""
-    saved = stderr_to(path)
-    try:
-        yield path
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
