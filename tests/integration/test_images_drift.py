@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see images/cli.py
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see runtime.embedded_env
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -65,8 +65,6 @@ def test_drifted_traffic_is_caught_by_every_signal(model, reference, tmp_path):
         result.summary()
     assert result.evidently_embedding_drift and result.embeddings.share > 0.2
     assert {"brightness", "contrast", "prediction"} <= set(result.drifted_columns)
-    headline = result.headline()
-    assert headline["image_embedding_drift"] == 1.0 and headline["image_brightness_drift"] == 1.0
     snapshot.save_html(str(tmp_path / "r.html"))
     assert "brightness" in (tmp_path / "r.html").read_text()
     for method in ("mmd", "distance", "ratio"):  # Evidently's other methods agree

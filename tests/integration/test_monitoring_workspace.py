@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from loopwatch.config import MonitoringParams
-from loopwatch.monitoring import drift, workspace
+from loopwatch.monitoring import workspace
 from loopwatch.monitoring.results import headline
 from loopwatch.monitoring.stream import monitor_stream
+from tests import snapshots
 from tests.browser import needs_chromium, rendered, screenshot
 from tests.conftest import REPO, tiny_table
 from tests.integration.test_monitoring_frames import scored
@@ -77,11 +78,6 @@ def test_workspace_round_trip(filled):
     assert len(project.dashboard.model().panels) == len(again) == n_panels
 
 
-def test_headline_parse_matches_snapshot():
-    values = {"drift_share": 0.5, "accuracy": 0.81}
-    assert drift.parse_headline(drift.headline_snapshot(values)) == values
-
-
 @pytest.fixture(scope="module")
 def ui(filled):
     path, project_id, _, _ = filled
@@ -93,7 +89,7 @@ def ui(filled):
 def test_evidently_ui_lists_the_project_over_http(ui):
     running, project_id = ui
     assert running.url.startswith("http://127.0.0.1:")
-    projects = workspace.list_projects_over_http(running)
+    projects = snapshots.ui_projects(running.url)
     assert [(p["name"], p["id"]) for p in projects] == [(MODEL, str(project_id))]
 
 

@@ -150,6 +150,11 @@ def test_the_plugin_model_is_served_logged_and_monitored_through_the_spine(toy_i
     assert m["accuracy"] > 0.85 and m["accuracy_ips"] == m["accuracy"]  # greedy: weights 1
     assert m["decision_dependent_label_share"] == 0.0 and m["drift_share"] < 0.5
     assert "accuracy_gap.group" in m and m["accuracy_gap.group"] < 0.15
+    # Tagged like the tabular monitor's runs: the policy's history reads it back.
+    from loopwatch.monitoring.tracking import load_history
+
+    [window] = load_history(MlflowClient(settings.tracking_uri), "toy-points")
+    assert (window.model_version, window.n_labelled) == ("1", 300)
 
 
 def test_predict_on_a_file_of_records_with_the_plugin_champion(toy_installed):

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.monitoring.recsys_report import parse_recsys, recsys_report
+from loopwatch.monitoring.recsys_report import recsys_report
+from tests import snapshots
 
 
 def test_evidently_precision_matches_ours_and_popularity_metrics_are_read():
@@ -19,7 +20,7 @@ def test_evidently_precision_matches_ours_and_popularity_metrics_are_read():
                           "target": target.ravel()})
     train = pd.DataFrame({"user_id": rng.integers(0, users, 400),
                           "item_id": rng.integers(0, items, 400)})
-    values = parse_recsys(recsys_report(frame, train, k), k)
+    values = snapshots.recsys(recsys_report(frame, train, k), k)
     with_feedback = target.sum(axis=1) > 0  # Evidently skips users without any relevant row
     assert values["precision_at_5"] == pytest.approx(target[with_feedback].mean())
     assert values["hit_rate_at_5"] == pytest.approx(1.0)  # only users with a hit are counted

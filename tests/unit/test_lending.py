@@ -14,7 +14,7 @@ from loopwatch.feedback import (
     reveal_probability,
 )
 from loopwatch.serving.policy import DecisionPolicy
-from loopwatch.simulation.lending import PendingLabels, observe_outcomes
+from loopwatch.simulation.lending import observe_outcomes
 from loopwatch.training.weights import ips_weights
 
 
@@ -60,29 +60,6 @@ def test_explored_rows_are_labelled_with_origin_exploration_even_when_denied():
     truth = dict(zip(decisions["prediction_id"], applicants["income"], strict=True))
     assert all(truth[p] == lab for p, lab in zip(out.feedback["prediction_id"],
                                                  out.feedback["label"], strict=True))
-
-
-def test_labels_arrive_exactly_delay_days_later():
-    applicants, decisions, _ = applicants_and_decisions(300)
-    queue = PendingLabels()
-    queue.add(observe_outcomes(applicants, decisions, day=5, delay=3))
-    assert len(queue.pop_due(7)) == 0
-    assert queue.days == [8]
-    due = queue.pop_due(8)
-    assert len(due) > 0 and (due.feedback["label_day"] == 8).all()
-    assert len(queue) == 0 and len(queue.pop_due(100)) == 0
-
-
-def test_a_skipped_arrival_day_is_not_lost_and_days_come_in_order():
-    queue = PendingLabels()
-    for day in (0, 1, 2):
-        applicants, decisions, _ = applicants_and_decisions(100, seed=day)
-        decisions["prediction_id"] = decisions["prediction_id"] + f"-d{day}"
-        queue.add(observe_outcomes(applicants, decisions, day=day, delay=2))
-    assert queue.days == [2, 3, 4]
-    due = queue.pop_due(3)
-    assert due.rows["decision_day"].tolist() == sorted(due.rows["decision_day"].tolist())
-    assert set(due.rows["decision_day"]) == {0, 1} and queue.days == [4]
 
 
 def test_training_rows_carry_features_label_and_provenance():

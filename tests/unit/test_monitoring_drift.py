@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from loopwatch.config import MonitoringParams
 from loopwatch.monitoring import calibrated, drift
 from loopwatch.monitoring.results import MonitoringResult, headline, headline_key
+from tests import snapshots
 
 NUM, CAT = ["x1", "x2", "x3"], ["color"]
 P = MonitoringParams()
@@ -32,7 +33,7 @@ def test_shift_in_one_column_flags_that_column(n, method):
     evidently, snapshot = drift.drift_report(cur, ref, NUM, CAT, P)
     assert evidently["x1"].drifted and evidently["x1"].method == method
     assert not any(evidently[c].drifted for c in ("x2", "x3", "color"))
-    assert drift.evidently_drift_share(snapshot) == pytest.approx(0.25)
+    assert snapshots.drift_share(snapshot) == pytest.approx(0.25)
     ours, _ = calibrated.drift_frames(cur, ref, NUM, CAT, P)  # the verdict acted on agrees
     assert [c.column for c in ours.columns if c.drifted] == ["x1"]
     assert ours.share == pytest.approx(0.25) and not ours.dataset_drift
@@ -94,7 +95,7 @@ def test_quality_with_one_class_only():
 
 def test_headline_snapshot_round_trip():
     values = {"drift_share": 0.25, headline_key("fairness", "race", "x"): 0.1, "four": 0.8}
-    assert drift.parse_headline(drift.headline_snapshot(values)) == values
+    assert snapshots.headline(drift.headline_snapshot(values)) == values
 
 
 def test_headline_keys_are_safe_and_complete():

@@ -142,3 +142,11 @@ def test_lineage_records_what_each_generation_was_trained_on(loops):
     assert origins.to_numpy() == pytest.approx(1.0)
     assert lineage["share_origin.exploration"].mean() == pytest.approx(base.epsilon, abs=0.02)
     assert len(naive.rows) == base.generations * base.decisions
+
+
+def test_lineage_names_every_district_once_past_eight():
+    rates = tuple(0.1 + 0.02 * i for i in range(10))
+    loop = simulate_learned_loop(LearnedLoopConfig(rates=rates, decisions=50, generations=1,
+                                                   steps=2))
+    names = [c for c in loop.lineage.columns if c.startswith("rate.")]
+    assert names == [f"rate.{d}" for d in "ABCDEFGHIJ"]

@@ -25,8 +25,6 @@ from loopwatch.config import MonitoringParams
 from loopwatch.monitoring.results import QualityResult
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
-DRIFTED_COUNT = "evidently:metric_v2:DriftedColumnsCount"
-MEAN_VALUE = "evidently:metric_v2:MeanValue"
 QUALITY_TYPES = {  # ClassificationPreset metric type -> QualityResult field
     "evidently:metric_v2:Accuracy": "accuracy",
     "evidently:metric_v2:Precision": "precision",
@@ -124,14 +122,6 @@ def _display_name(method: str, numerical: bool) -> str:
         return method
 
 
-def evidently_drift_share(snapshot: Any) -> float:
-    """Evidently's own DriftedColumnsCount share (to check ours against it)."""
-    for metric in json.loads(snapshot.json())["metrics"]:
-        if metric["config"]["type"] == DRIFTED_COUNT:
-            return float(metric["value"]["share"])
-    raise ValueError("snapshot has no DriftedColumnsCount metric: not a DataDriftPreset report")
-
-
 def quality_report(
     labelled: pd.DataFrame,
     timestamp: datetime | None = None,
@@ -192,9 +182,3 @@ def headline_snapshot(
         numerical_columns=list(frame.columns)))
     return Report([MeanValue(column=c) for c in frame.columns], include_tests=False).run(
         dataset, None, timestamp=timestamp, tags=list(tags), metadata=dict(metadata or {}))
-
-
-def parse_headline(snapshot: Any) -> dict[str, float]:
-    """The numbers ``headline_snapshot`` stored (for round-trip checks)."""
-    return {m["config"]["column"]: float(m["value"])
-            for m in json.loads(snapshot.json())["metrics"] if m["config"]["type"] == MEAN_VALUE}

@@ -59,15 +59,6 @@ class ImageDriftResult:
         share = len(self.drifted_columns) / len(self.columns) if self.columns else 0.0
         return self.embedding_drift or share >= self.drift_share_threshold
 
-    def headline(self) -> dict[str, float]:
-        out = {"image_embedding_drift_score": self.embedding_score,
-               "image_embedding_drift": float(self.embedding_drift),
-               "image_n_current": float(self.n_current)}
-        for c in self.columns:
-            out[f"image_{c.column}_drift_stat"] = c.statistic
-            out[f"image_{c.column}_drift"] = float(c.drifted)
-        return out
-
     def summary(self) -> str:
         dims = self.embeddings
         drifted = f"{dims.n_drifted} of {len(dims.columns)} dimensions drifted" if dims else ""
@@ -79,8 +70,7 @@ class ImageDriftResult:
         return "\n".join(lines)
 
 
-def drift_method(method: str = "model", bootstrap: bool | None = None,
-                 pca_components: int | None = None):
+def drift_method(method: str = "model", bootstrap: bool | None = None):
     """One of Evidently's embedding drift methods, with its default thresholds."""
     from evidently.metrics.embeddings import (
         DistanceDriftMethod,
@@ -89,15 +79,12 @@ def drift_method(method: str = "model", bootstrap: bool | None = None,
         RatioDriftMethod,
     )
 
-    if method == "model":
-        return ModelDriftMethod(bootstrap=bootstrap, pca_components=pca_components)
-    if method == "mmd":
-        return MMDDriftMethod(bootstrap=bootstrap, pca_components=pca_components)
-    if method == "ratio":
-        return RatioDriftMethod(pca_components=pca_components)
-    if method == "distance":
-        return DistanceDriftMethod(bootstrap=bootstrap, pca_components=pca_components)
-    raise ValueError(f"unknown embedding drift method {method!r}; available: {METHODS}")
+    if method == "ratio":  # no bootstrap: it thresholds the share of drifted components
+        return RatioDriftMethod()
+    kinds = {"model": ModelDriftMethod, "mmd": MMDDriftMethod, "distance": DistanceDriftMethod}
+    if method not in kinds:
+        raise ValueError(f"unknown embedding drift method {method!r}; available: {METHODS}")
+    return kinds[method](bootstrap=bootstrap)
 
 
 NOT_STATISTICS = frozenset({"prediction", "label", "score", "propensity"})
@@ -110,15 +97,15 @@ def statistic_columns(frame: pd.DataFrame) -> tuple[str, ...]:
                  and not pd.api.types.is_bool_dtype(frame[c]))
 
 
-def embedding_drift(current: pd.DataFrame, reference: pd.DataFrame, method: str = "model",
-                    pca_components: int | None = None) -> tuple[float, bool, str]:
+def embedding_drift(current: pd.DataFrame, reference: pd.DataFrame, method: str = "model"
+                    ) -> tuple[float, bool, str]:
     """(score, drifted, method name) over the ``emb_*`` columns of both frames."""
     cols = embedding_columns(reference)
     if not cols or embedding_columns(current) != cols:
         raise ValueError(f"reference has {len(cols)} embedding columns, current "
                          f"{len(embedding_columns(current))}: not the same model's embeddings")
     # Evidently's default: bootstrap the threshold when the reference is small.
-    fn = drift_method(method, bootstrap=len(reference) < 1000, pca_components=pca_components)
+    fn = drift_method(method, bootstrap=len(reference) < 1000)
     # The methods add a "target" column to the frames they get: hand them copies.
     score, drifted, name = fn(current[cols].copy(), reference[cols].copy())
     return float(score), bool(drifted), str(name)
@@ -136,8 +123,7 @@ def _dataset(frame: pd.DataFrame, statistics: tuple[str, ...], embeddings: list[
 
 def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
                        params: MonitoringParams | None = None,
-                       method: str = "model", pca_components: int | None = None,
-                       plot: bool = False,
+                       method: str = "model", plot: bool = False,
                        timestamp: datetime | None = None,
                        tags: tuple[str, ...] = ()) -> tuple[ImageDriftResult, Any]:
     """Drift of ``current`` against ``reference`` (``images.monitor_frame`` columns).
@@ -148,8 +134,7 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
     from evidently.metrics import EmbeddingsDrift, ValueDrift
 
     params = params or MonitoringParams()
-    score, evidently_drifted, name = embedding_drift(current, reference, method,
-                                                     pca_components)
+    score, evidently_drifted, name = embedding_drift(current, reference, method)
     dims, _ = calibrated.drift_frames(current, reference, embedding_columns(reference), [],
                                       params)
     statistics = statistic_columns(reference)
@@ -158,8 +143,7 @@ def image_drift_report(current: pd.DataFrame, reference: pd.DataFrame, *,
     if plot:
         embeddings = embedding_columns(reference)
         metrics.append(EmbeddingsDrift(embeddings_name=EMBEDDING_NAME,
-                                       drift_method=drift_method(method, len(reference) < 1000,
-                                                                 pca_components)))
+                                       drift_method=drift_method(method, len(reference) < 1000)))
     snapshot = Report(metrics, include_tests=True).run(
         _dataset(current, statistics, embeddings), _dataset(reference, statistics, embeddings),
         timestamp=timestamp, tags=list(tags))

@@ -16,7 +16,6 @@ time axis reads as generations. Re-running a world replaces that world's snapsho
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from loopwatch.monitoring.feedback_loop import (
     naive_vs_ips,
     support,
 )
+from loopwatch.monitoring.workspace import dashboard_module, project_for
 
 PROJECT = "feedback-loop"
 TAG = "feedback-loop"
@@ -70,11 +70,8 @@ def generation_values(rows: pd.DataFrame, units: Sequence, truth: Sequence[float
 
 def open_project(workspace: Any) -> Any:
     """The workspace's "feedback-loop" project, created on first use."""
-    found = workspace.search_project(PROJECT)
-    if found:
-        return found[0]
-    return workspace.create_project(PROJECT, description="loopwatch feedback-loop metrics per "
-                                                         "retraining generation")
+    return project_for(workspace, PROJECT, "loopwatch feedback-loop metrics per retraining "
+                                           "generation")
 
 
 def write_generations(workspace: Any, project: Any, rows: pd.DataFrame, units: Sequence,
@@ -135,15 +132,8 @@ def clear_world(workspace: Any, project: Any, world: str) -> int:
 def load_loop_panels(dashboards_dir: Path, worlds: Mapping[str, tuple[list[str], list[str]]]
                      ) -> list[tuple[str, Any]]:
     """(tab, panel) pairs from ``dashboards/feedback_loop.py``'s ``loop_panels(worlds)``;
-    ``worlds`` maps a world to (variants, unit names). Loaded by path: dashboards/ is not a
-    package."""
-    file = dashboards_dir / DASHBOARD_FILE
-    spec = importlib.util.spec_from_file_location("loopwatch_dashboards_feedback_loop", file)
-    if spec is None or not file.exists():
-        raise FileNotFoundError(f"no feedback-loop dashboard definition at {file}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.loop_panels(worlds)
+    ``worlds`` maps a world to (variants, unit names)."""
+    return dashboard_module(dashboards_dir / DASHBOARD_FILE).loop_panels(worlds)
 
 
 def record_loops(path: Path, world: str, loops: Mapping[str, pd.DataFrame], units: Sequence,

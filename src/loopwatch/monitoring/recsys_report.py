@@ -9,20 +9,17 @@ so the recsys metrics are built and read here only. What we use and why:
   passed as ``additional_data={"current_train_data": ...}``).
 - Rows are the shown slates: ``user_id``, ``item_id``, ``rank`` (1 = top) and ``target``
   (1 if relevant). ``recommendations_type="rank"``.
-- Top-k metrics come back as a table by rank; we read the row for ``k``. NDCG's ranks
-  start at 2 in 0.7.23 (an off-by-one in its table), so we read by position, not label.
+- Top-k metrics come back as a table by rank; read the row for ``k`` by position, not
+  label: NDCG's ranks start at 2 in 0.7.23 (an off-by-one in its table).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
-
-PREFIX = "evidently:metric_v2:"
 
 
 def _dataset(frame: pd.DataFrame, numerical: Sequence[str]):
@@ -59,21 +56,3 @@ def recsys_report(slates: pd.DataFrame, train: pd.DataFrame, k: int,
         _dataset(current, ["rank", "target"]), None,
         additional_data={"current_train_data": _dataset(history, ["rank", "target"])},
         timestamp=timestamp, tags=list(tags), metadata=dict(metadata or {}))
-
-
-def parse_recsys(snapshot: Any, k: int) -> dict[str, float]:
-    """The report's numbers by short name: precision_at_k, ndcg_at_k, hit_rate_at_k,
-    personalization, popularity_arp / _coverage / _gini."""
-    out: dict[str, float] = {}
-    for metric in json.loads(snapshot.json())["metrics"]:
-        kind = metric["config"]["type"].removeprefix(PREFIX)
-        value = metric["value"]
-        if kind in ("PrecisionTopK", "NDCG", "HitRate"):
-            values = list(value["value"].values())  # by position: see the module note
-            name = {"PrecisionTopK": "precision", "NDCG": "ndcg", "HitRate": "hit_rate"}[kind]
-            out[f"{name}_at_{k}"] = float(values[min(k, len(values)) - 1])
-        elif kind == "Personalization":
-            out["personalization"] = float(value)
-        elif kind == "PopularityBiasMetric":
-            out[f"popularity_{metric['config']['metric']}"] = float(value)
-    return out

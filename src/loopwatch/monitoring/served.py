@@ -20,8 +20,6 @@ from loopwatch.monitoring.frame import REFERENCE_ARTIFACT, FrameSchema, MonitorF
 from loopwatch.monitoring.watch import WatchResult, watch
 from loopwatch.monitoring.window import parse_window, workspace_path
 
-STAGE_TAG, STAGE = "loopwatch.stage", "monitor"
-
 
 @dataclass
 class ServedWindow:
@@ -100,13 +98,22 @@ def _store_snapshot(settings: Settings, name: str, snapshot: Any) -> None:
 
 def _log_run(settings: Settings, name: str, version: str, result: WatchResult,
              start: datetime, end: datetime, mlflow) -> str:
+    # The same tags as the tabular monitor's runs, so the policy's history (and anyone
+    # filtering on them) reads either kind of monitoring run.
+    from loopwatch.monitoring.tracking import (
+        TAG_MODEL,
+        TAG_STAGE,
+        TAG_VERSION,
+        TAG_WINDOW_END,
+        TAG_WINDOW_START,
+    )
+
     # The champion was trained in this experiment, so it exists with its artifact location.
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_experiment(settings.experiment)
     with mlflow.start_run(run_name=f"{name}-monitor-{end:%Y%m%dT%H%M%S}") as run:
-        mlflow.set_tags({STAGE_TAG: STAGE, "loopwatch.model_name": name,
-                         "loopwatch.model_version": version,
-                         "loopwatch.window": f"{start.isoformat()}/{end.isoformat()}"})
+        mlflow.set_tags({TAG_STAGE: "monitor", TAG_MODEL: name, TAG_VERSION: version,
+                         TAG_WINDOW_START: start.isoformat(), TAG_WINDOW_END: end.isoformat()})
         mlflow.log_metrics(result.metrics)
         mlflow.log_dict({"notes": result.notes,
                          "columns": [c.__dict__ for c in result.drift.columns]},

@@ -41,13 +41,24 @@ def open_workspace(path: Path) -> Any:
     return Workspace(str(path))
 
 
-def project_for(workspace: Any, model_name: str) -> Any:
-    """The project named after the model, created on first use."""
-    found = workspace.search_project(model_name)
+def project_for(workspace: Any, name: str, description: str | None = None) -> Any:
+    """The project ``name`` (by default a registered model's), created on first use."""
+    found = workspace.search_project(name)
     if found:
         return found[0]
-    return workspace.create_project(model_name, description=f"loopwatch monitoring of "
-                                                            f"registered model {model_name}")
+    return workspace.create_project(
+        name, description=description or f"loopwatch monitoring of registered model {name}")
+
+
+def dashboard_module(file: Path) -> Any:
+    """A ``dashboards/*.py`` file as a module: dashboards/ sits outside the package
+    (definitions are project files, reviewed like code), so it is loaded by path."""
+    spec = importlib.util.spec_from_file_location(f"loopwatch_dashboards_{file.stem}", file)
+    if spec is None or not file.exists():
+        raise FileNotFoundError(f"no dashboard definition at {file}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def add_window(
@@ -70,16 +81,10 @@ def add_window(
 
 def load_panels(dashboards_dir: Path, columns: Sequence[str],
                 sensitive: Sequence[str]) -> list[tuple[str, Any]]:
-    """(tab, panel) pairs from every ``dashboards/*.py`` that defines ``panels(...)``.
-
-    ``dashboards/`` sits outside the package (definitions are project files, reviewed like
-    code), so modules are loaded by path.
-    """
+    """(tab, panel) pairs from every ``dashboards/*.py`` that defines ``panels(...)``."""
     out: list[tuple[str, Any]] = []
     for file in sorted(dashboards_dir.glob("*.py")):
-        spec = importlib.util.spec_from_file_location(f"loopwatch_dashboards_{file.stem}", file)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = dashboard_module(file)
         if hasattr(module, "panels"):
             out.extend(module.panels(columns=list(columns), sensitive=list(sensitive)))
     return out
@@ -177,10 +182,3 @@ def wait_until_ready(ui: EvidentlyUI, timeout: float) -> None:
         time.sleep(0.5)
     raise TimeoutError(f"evidently ui did not answer at {ui.url} within {timeout:.0f} s; "
                        f"see {ui.log_path}")
-
-
-def list_projects_over_http(ui: EvidentlyUI) -> list[dict]:
-    """The projects the running UI serves (``GET /api/projects``)."""
-    response = httpx.get(f"{ui.url}/api/projects", timeout=10)
-    response.raise_for_status()
-    return response.json()

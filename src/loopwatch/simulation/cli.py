@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
+
+from loopwatch.cli_common import console, load_settings, run_step
 
 
 def add_commands(app: typer.Typer) -> None:
     """Register the simulation command on the main Typer app."""
-    from loopwatch.cli_common import console, load_settings
 
     @app.command()
     def simulate(
@@ -37,9 +40,6 @@ def add_commands(app: typer.Typer) -> None:
         from loopwatch.simulation import experiments
 
         settings = load_settings()
-        if world == "recommender":
-            _recommender(settings, generations, track)
-            return
         out_dir = settings.state_dir / "simulations"
         loop_args = {}
         if evidently:  # the monitoring workspace, so `loopwatch ui` shows both projects
@@ -48,31 +48,25 @@ def add_commands(app: typer.Typer) -> None:
             panels = settings.root / "dashboards"  # absent outside a clone: snapshots only
             loop_args = {"workspace": workspace_path(settings),
                          "dashboards": panels if (panels / "feedback_loop.py").exists() else None}
-        if world == "policing":
-            from loopwatch.cli_common import run_step
-
-            rate_list = _numbers(rates, "--rates")
-            priors = _numbers(prior, "--prior") if prior else (1.0,) * len(rate_list)
-            report = run_step(experiments.policing, out_dir, rates=rate_list, prior=priors,
-                              days=days, runs=runs, poisson=poisson, fix=fix)
-        elif world == "attention":
-            report = experiments.attention(out_dir, runs=min(runs, 20))
-        elif world == "policing-loop":  # a retrained, logging model and the loop detector
-            report = experiments.policing_loop(out_dir, **loop_args)
-        elif world == "policing-learned":  # the same loop with a Lightning model
-            report = experiments.policing_learned(out_dir, **loop_args)
-        elif world == "lending":  # selective labels: outcomes only where a loan was granted
-            from loopwatch.cli_common import run_step  # no prepared data: one clear line
-            from loopwatch.simulation.scenario.world import load_world
-
-            world_data = run_step(load_world, settings)  # the prepared Adult splits
-            report = experiments.lending(out_dir, world_data, generations=generations or 6,
-                                         **loop_args)
-        else:
+        worlds: dict[str, Callable[[], experiments.ExperimentReport | None]] = {
+            "policing": lambda: _policing(out_dir, rates, prior, days, runs, poisson, fix),
+            "attention": lambda: experiments.attention(out_dir, runs=min(runs, 20)),
+            # a retrained, logging model and the loop detector
+            "policing-loop": lambda: experiments.policing_loop(out_dir, **loop_args),
+            # the same loop with a Lightning model
+            "policing-learned": lambda: experiments.policing_learned(out_dir, **loop_args),
+            # selective labels: outcomes only where a loan was granted
+            "lending": lambda: _lending(settings, out_dir, generations, loop_args),
+            "recommender": lambda: _recommender(settings, generations, track),
+        }
+        if world not in worlds:
+            *names, last = worlds
             console.print(f"[bold red]error:[/] unknown world {world!r}; "
-                          "choose policing, attention, policing-loop, policing-learned, "
-                          "lending or recommender")
+                          f"choose {', '.join(names)} or {last}")
             raise typer.Exit(2)
+        report = worlds[world]()
+        if report is None:  # the recommender printed and recorded its own
+            return
         typer.echo("\n".join(report.lines()))
         for figure in report.figures:
             typer.echo(f"plot: {figure}")
@@ -93,9 +87,26 @@ def _numbers(text: str, option: str) -> tuple[float, ...]:
                                  f"0.5,0.35; got {text!r}") from None
 
 
+def _policing(out_dir, rates: str, prior: str | None, days: int, runs: int, poisson: bool,
+              fix: str):
+    from loopwatch.simulation import experiments
+
+    rate_list = _numbers(rates, "--rates")
+    priors = _numbers(prior, "--prior") if prior else (1.0,) * len(rate_list)
+    return run_step(experiments.policing, out_dir, rates=rate_list, prior=priors, days=days,
+                    runs=runs, poisson=poisson, fix=fix)
+
+
+def _lending(settings, out_dir, generations: int | None, loop_args: dict):
+    from loopwatch.simulation import experiments
+    from loopwatch.simulation.scenario.world import load_world
+
+    world = run_step(load_world, settings)  # the prepared Adult splits; none: one clear line
+    return experiments.lending(out_dir, world, generations=generations or 6, **loop_args)
+
+
 def _recommender(settings, generations: int | None, track: bool) -> None:
     """The recommender loop on the fetched MovieLens (``tasks.recsys.loop`` settings)."""
-    from loopwatch.cli_common import run_step
     from loopwatch.simulation.recommender import experiment
     from loopwatch.tasks.recsys.params import RecsysParams
 

@@ -40,12 +40,11 @@ import pandas as pd
 from loopwatch.feedback import APPROVE, EXPLORATION, MODEL_SELECTED, reveal_probability
 
 DECISION_COLUMNS = ("prediction_id", "decision", "propensity", "explored", "model_version")
-FEEDBACK_COLUMNS = ("prediction_id", "label", "origin", "label_day")
 
 
 @dataclass(frozen=True)
 class Outcomes:
-    """Labels revealed by one or more days of decisions.
+    """Labels revealed by a day's decisions.
 
     ``feedback``: prediction_id, label, origin, label_day (what the feedback intake takes);
     ``rows``: the applicants' columns with the true target and the provenance columns
@@ -57,13 +56,6 @@ class Outcomes:
 
     def __len__(self) -> int:
         return len(self.feedback)
-
-    @classmethod
-    def concat(cls, parts: Sequence[Outcomes]) -> Outcomes:
-        if not parts:
-            return cls(pd.DataFrame(columns=list(FEEDBACK_COLUMNS)), pd.DataFrame())
-        return cls(pd.concat([p.feedback for p in parts], ignore_index=True),
-                   pd.concat([p.rows for p in parts], ignore_index=True))
 
 
 def observe_outcomes(applicants: pd.DataFrame,
@@ -123,32 +115,3 @@ def _as_bool(values: pd.Series) -> np.ndarray:
         raise ValueError(f"column 'explored' has non-boolean values "
                          f"{sorted(values[~known].astype(str).unique())[:5]}")
     return text.isin(["true", "1", "1.0"]).to_numpy()
-
-
-class PendingLabels:
-    """Revealed labels waiting for their arrival day (in memory; one simulation run)."""
-
-    def __init__(self) -> None:
-        self._by_day: dict[int, list[Outcomes]] = {}
-
-    def add(self, outcomes: Outcomes) -> None:
-        if len(outcomes) == 0:
-            return
-        for label_day in sorted(set(outcomes.feedback["label_day"].tolist())):
-            fb = outcomes.feedback["label_day"] == label_day
-            rows = outcomes.rows["label_day"] == label_day
-            self._by_day.setdefault(int(label_day), []).append(
-                Outcomes(outcomes.feedback[fb].reset_index(drop=True),
-                         outcomes.rows[rows].reset_index(drop=True)))
-
-    def pop_due(self, day: int) -> Outcomes:
-        """Everything due by ``day`` (a day the caller skipped is not lost), removed."""
-        due = sorted(d for d in self._by_day if d <= day)
-        return Outcomes.concat([part for d in due for part in self._by_day.pop(d)])
-
-    def __len__(self) -> int:
-        return sum(len(part) for parts in self._by_day.values() for part in parts)
-
-    @property
-    def days(self) -> list[int]:
-        return sorted(self._by_day)

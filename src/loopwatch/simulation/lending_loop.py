@@ -42,9 +42,8 @@ import pandas as pd
 
 from loopwatch import feedback
 from loopwatch.simulation import lending
-from loopwatch.simulation.traffic import NO_DRIFT, day_rng, day_traffic
+from loopwatch.simulation.traffic import DECISION_STREAM, NO_DRIFT, day_rng, day_traffic
 
-DECISION_STREAM = 2_000_003  # the policy's draws, apart from the traffic's (as scenario/day.py)
 START = datetime(2026, 1, 5, tzinfo=UTC)  # generation g is scored at START + g days, midday
 
 
@@ -129,8 +128,9 @@ def fit_model(spec, train: pd.DataFrame, valid: pd.DataFrame, params) -> Any:
 @contextmanager
 def quiet_fit() -> Iterator[None]:
     """One intra-op thread (an MLP this size gains nothing from two on a shared 2-core CPU,
-    and loses a lot when they spin against other processes, as in ``policing_learned``) and
-    no "GPU available" banner per fit. Both restored afterwards."""
+    and loses a lot when they spin against other processes: ``policing_learned``'s tiny
+    tensors fitted 20x slower with the default on a loaded 2-core machine) and no "GPU
+    available" banner per fit. Both restored afterwards."""
     import torch
 
     log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
@@ -139,6 +139,7 @@ def quiet_fit() -> Iterator[None]:
     torch.set_num_threads(1)
     try:
         with warnings.catch_warnings():
+            # lightning 2.6 on torch 2.13 warns on its own use of LeafSpec, once per fit.
             warnings.filterwarnings("ignore", message=".*LeafSpec.*")
             yield
     finally:

@@ -48,6 +48,8 @@ def plot_urn_share(results: Mapping[str, UrnResult], path: str | Path,
     ``{"no fix": simulate_urn(cfg), "fix": simulate_urn(replace(cfg, fix=True))}``;
     record with ``log_points`` so the early days show on the log axis.
     """
+    from loopwatch.monitoring.loop_snapshots import unit_name
+
     if not results:
         raise ValueError("nothing to plot")
     fig = _figure((7.0, 4.2))
@@ -66,7 +68,7 @@ def plot_urn_share(results: Mapping[str, UrnResult], path: str | Path,
     ax.set_xscale("log")
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("day")
-    ax.set_ylabel(f"share of patrols to district {'ABCDEFGH'[district % 8]}")
+    ax.set_ylabel(f"share of patrols to district {unit_name(int(district))}")
     ax.set_title("Pólya-urn predictive policing: runaway loop and its fix")
     ax.legend(loc="lower left", fontsize=8)
     return _save(fig, path)

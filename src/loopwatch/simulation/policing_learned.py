@@ -24,7 +24,6 @@ starts right: what follows shows what retraining on its own decisions does to it
 
 from __future__ import annotations
 
-import logging
 import warnings
 from dataclasses import dataclass
 
@@ -37,6 +36,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
 from loopwatch.monitoring.feedback_loop import generation_metrics
+from loopwatch.monitoring.loop_snapshots import unit_name
+from loopwatch.simulation.lending_loop import quiet_fit
 from loopwatch.tasks.tabular.net import weighted_loss
 from loopwatch.training.weights import ips_weights
 
@@ -119,24 +120,14 @@ def fit_rates(model: DistrictRateModel, table: pd.DataFrame, weights: np.ndarray
     batch = (torch.as_tensor(table["unit"].to_numpy(), dtype=torch.long),
              torch.as_tensor(table["incidents"].to_numpy(), dtype=torch.float32),
              torch.as_tensor(weights, dtype=torch.float32))
-    quiet = logging.getLogger("lightning.pytorch.utilities.rank_zero")
-    level, threads = quiet.level, torch.get_num_threads()
-    quiet.setLevel(logging.WARNING)  # "GPU available: False ..." once per generation
-    # One intra-op thread: on these tiny tensors extra threads only contend; measured 20x
-    # slower with the default on a loaded 2-core machine. Restored afterwards.
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-            # lightning 2.6 on torch 2.13 warns on its own use of LeafSpec, once per fit.
-            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-            trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False,
-                                enable_checkpointing=False, enable_progress_bar=False,
-                                enable_model_summary=False, deterministic=True)
-            trainer.fit(model, DataLoader(_FullBatch(batch, steps), batch_size=None))
-    finally:
-        torch.set_num_threads(threads)
-        quiet.setLevel(level)
+    # One intra-op thread (tiny tensors: extra threads only contend) and no "GPU available"
+    # line per generation.
+    with quiet_fit(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False,
+                            enable_checkpointing=False, enable_progress_bar=False,
+                            enable_model_summary=False, deterministic=True)
+        trainer.fit(model, DataLoader(_FullBatch(batch, steps), batch_size=None))
     return model.last_loss
 
 
@@ -213,7 +204,6 @@ class LearnedLoop:
     allocations: np.ndarray  # (generations, K): the policy that allocated each generation
     metrics: pd.DataFrame  # feedback-loop metrics per generation (monitoring.feedback_loop)
     lineage: pd.DataFrame  # per retraining: data size and origin, loss, predicted rates
-    model: DistrictRateModel  # the last generation's model
     share_se: float  # standard error of the last model's share of district A
 
 
@@ -248,11 +238,11 @@ def simulate_learned_loop(config: LearnedLoopConfig) -> LearnedLoop:
             "max_weight": float(weights.max()), "train_loss": loss,
             "patrol_share_A": float(exposure[0] / exposure.sum()),
             "model_share_A": float(fitted[0] / fitted.sum()),
-            **{f"rate.{'ABCDEFGH'[i % 8]}": float(r) for i, r in enumerate(fitted)},
+            **{f"rate.{unit_name(i)}": float(r) for i, r in enumerate(fitted)},
         })
         logs.append(log)
         allocations.append(policy)
     return LearnedLoop(
         pd.concat(logs, ignore_index=True), np.array(allocations),
-        pd.DataFrame(metrics).rename_axis("generation"), pd.DataFrame(lineage), model,
+        pd.DataFrame(metrics).rename_axis("generation"), pd.DataFrame(lineage),
         share_standard_error(model.rates(), train, weights))

@@ -87,6 +87,9 @@ class DriftSchedule:
 
 
 NO_DRIFT = DriftSchedule()
+# Seed offset of the decision policy's (exploration) draws: day_rng(seed + DECISION_STREAM,
+# day) is a stream apart from the day's traffic, day_rng(seed, day).
+DECISION_STREAM = 2_000_003
 
 
 def day_rng(seed: int, day: int) -> np.random.Generator:

@@ -65,13 +65,12 @@ def collab_trainer(p: RecsysParams, world: World) -> Trainer:
     return train
 
 
-def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path, *, trainer: Trainer | None = None,
-             truth: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> LoopRun:
+def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path) -> LoopRun:
     lp = p.loop
-    matrix, users, items = truth if truth is not None else fit_truth(ml, p)
+    matrix, users, items = fit_truth(ml, p)
     gender = ml.users.set_index("user_id").loc[users, "gender"].to_numpy()
     world = build_world(matrix, users, items, gender, ml.ratings, lp)
-    trainer = trainer or collab_trainer(p, world)
+    trainer = collab_trainer(p, world)
     arms = {arm: run_arm(world, arm, lp, trainer) for arm in lp.arms}
     random = arms["random"].metrics if "random" in arms else None
     alert = detect_recsys_loop(arms["model"].metrics, random) if "model" in arms \
@@ -122,7 +121,7 @@ def simulate_settings(settings, generations: int | None = None, *, track: bool =
     return run, (record(run, settings) if track else {})
 
 
-def record(run: LoopRun, settings, *, evidently: bool = True) -> dict[str, Any]:
+def record(run: LoopRun, settings) -> dict[str, Any]:
     """MLflow run (metrics per generation, plot, alert) and Evidently snapshots."""
     import mlflow
 
@@ -136,10 +135,7 @@ def record(run: LoopRun, settings, *, evidently: bool = True) -> dict[str, Any]:
                          else "none"})
         mlflow.log_dict({"model_vs_random": _alert_dict(run.alert),
                          "random_alone": _alert_dict(run.control)}, "alerts/recommender.json")
-    out: dict[str, Any] = {"run_id": run_id}
-    if evidently:
-        out["snapshots"] = add_snapshots(run, settings)
-    return out
+    return {"run_id": run_id, "snapshots": add_snapshots(run, settings)}
 
 
 def _alert_dict(alert: LoopAlert) -> dict:

@@ -21,9 +21,7 @@ from loopwatch.simulation import lending
 from loopwatch.simulation.scenario import state as st
 from loopwatch.simulation.scenario.params import ScenarioParams
 from loopwatch.simulation.scenario.world import World, day_start, decision_time, scenario_dir
-from loopwatch.simulation.traffic import day_rng
-
-DECISION_STREAM = 2_000_003  # the policy's exploration draws, apart from the traffic's
+from loopwatch.simulation.traffic import DECISION_STREAM, day_rng
 
 
 @dataclass(frozen=True)

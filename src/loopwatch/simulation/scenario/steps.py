@@ -44,24 +44,28 @@ def load_state(settings: Settings) -> st.ScenarioState:
     return st.ScenarioState.load(st.state_path(scenario_dir(settings)))
 
 
-def has_champion(settings: Settings) -> bool:
-    """A champion is registered and the prepared splits the scenario draws from exist."""
+def _registered_champion(settings: Settings):
+    """(MLflow client, model name, the model version its champion alias points to or None)."""
     from loopwatch.training.registry import current_champion
     from loopwatch.training.tracking import configure
 
+    name = TabularParams.from_settings(settings).model_name
+    client = configure(settings)
+    return client, name, current_champion(client, name)
+
+
+def has_champion(settings: Settings) -> bool:
+    """A champion is registered and the prepared splits the scenario draws from exist."""
     if not (prepared_dir(settings) / "spec.json").exists():
         return False
-    name = TabularParams.from_settings(settings).model_name
-    return current_champion(configure(settings), name) is not None
+    return _registered_champion(settings)[2] is not None
 
 
 def _champion(settings: Settings):
     from loopwatch.tasks.tabular.champion import load_version
-    from loopwatch.training.registry import CHAMPION, current_champion
-    from loopwatch.training.tracking import configure
+    from loopwatch.training.registry import CHAMPION
 
-    name = TabularParams.from_settings(settings).model_name
-    mv = current_champion(configure(settings), name)
+    _, name, mv = _registered_champion(settings)
     if mv is None:
         raise LookupError(f"no '{CHAMPION}' alias on {name!r}: run the train flow first")
     return load_version(settings.tracking_uri, name, str(mv.version), alias=CHAMPION)
@@ -117,15 +121,12 @@ def apply_dashboards(settings: Settings) -> int:
 
 def record_initial_generation(settings: Settings) -> st.GenerationRecord:
     """Generation 0 (the model the train flow registered) into the scenario state."""
-    from loopwatch.training.registry import current_champion
-    from loopwatch.training.tracking import TAG_DATA, configure
+    from loopwatch.training.tracking import TAG_DATA
 
     state = load_state(settings)
     if state.generations:
         return state.generations[0]
-    client = configure(settings)
-    name = TabularParams.from_settings(settings).model_name
-    mv = current_champion(client, name)
+    client, name, mv = _registered_champion(settings)
     if mv is None:
         raise LookupError(f"no champion of {name!r} to start the loop from: run the train flow")
     run = client.get_run(mv.run_id)
