@@ -10,18 +10,7 @@ from pathlib import Path
 
 import typer
 
-
-def _call(step, *args, **kwargs):
-    """``loopwatch.cli.run_step`` (user errors as one line) plus "no champion to serve"."""
-    from loopwatch.cli_common import console, run_step
-    from loopwatch.serving.champion import NoChampion
-
-    try:
-        return run_step(step, *args, **kwargs)
-    except NoChampion as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-
+from loopwatch.cli_common import run_step
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -39,7 +28,7 @@ def _serving_tasks(names: list[str] | None):
 
     registry = TaskRegistry()
     if names:
-        return [_call(registry.get, n) for n in names], list(names)
+        return [run_step(registry.get, n) for n in names], list(names)
     order = sorted(registry.names(), key=lambda n: (n != "tabular", n))
     return [registry.get(n) for n in order], []
 
@@ -71,8 +60,8 @@ def add_commands(app: typer.Typer) -> None:
                           "with a champion is served; choose with --task NAME (repeatable)")
             raise typer.Exit(2)
         tasks, required = _serving_tasks(task)
-        _call(run_server, load_settings(), tasks, required=required, host=host, port=port,
-              seed=seed, insecure=insecure, log=console.print)
+        run_step(run_server, load_settings(), tasks, required=required, host=host, port=port,
+                 seed=seed, insecure=insecure, log=console.print)
 
     @app.command()
     def predict(
@@ -92,18 +81,18 @@ def add_commands(app: typer.Typer) -> None:
 
         if task is None:
             task = "images" if file.suffix.lower() in IMAGE_SUFFIXES else "tabular"
-        chosen = _call(TaskRegistry().get, task)
+        chosen = run_step(TaskRegistry().get, task)
         settings = load_settings()
         own = getattr(chosen, "predict_file", None)
         if own is not None:
-            frame = _call(own, settings, file, model)
+            frame = run_step(own, settings, file, model)
         else:
             from loopwatch.serving.frames import predict_records
 
-            name = model or _call(chosen.params_model.from_settings, settings).model_name
-            frame = _call(predict_records, settings, name, file)
+            name = model or run_step(chosen.params_model.from_settings, settings).model_name
+            frame = run_step(predict_records, settings, name, file)
         if out is not None:
-            _call(write_frame, frame, out)
+            run_step(write_frame, frame, out)
             console.print(f"{len(frame)} predictions -> {out}")
         else:
             typer.echo(frame.head(top).to_string(index=False))
@@ -131,11 +120,11 @@ def add_commands(app: typer.Typer) -> None:
 
         settings = load_settings()
         cfg = settings.params.serving
-        champion = _call(lambda: champion_holder(settings, model, poll=False).current())
-        default = _call(TabularParams.from_settings, settings).epsilon
+        champion = run_step(lambda: champion_holder(settings, model, poll=False).current())
+        default = run_step(TabularParams.from_settings, settings).epsilon
         policy = DecisionPolicy(cfg.threshold, default if epsilon is None else epsilon)
-        result = _call(score_file, input, out, champion, open_store(settings), policy,
-                      rng=np.random.default_rng(seed), progress=progress)
+        result = run_step(score_file, input, out, champion, open_store(settings), policy,
+                          rng=np.random.default_rng(seed), progress=progress)
         console.print(f"scored {result.rows} rows with {result.model_name} v{result.model_version}"
                       f" -> {result.output} (logged as batch {result.request_id})")
 
@@ -152,8 +141,8 @@ def add_commands(app: typer.Typer) -> None:
         from loopwatch.serving.server import open_store
 
         settings = load_settings()
-        items = _call(read_feedback_file, file, origin)
-        report = _call(open_store(settings).add_feedback, items)
+        items = run_step(read_feedback_file, file, origin)
+        report = run_step(open_store(settings).add_feedback, items)
         console.print(report.summary())
         for pid in report.unknown[:20]:
             console.print(f"  unknown prediction id: {pid}")

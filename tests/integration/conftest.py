@@ -25,8 +25,9 @@ TINY_TRAIN = {"tasks.tabular.max_epochs": 2, "tasks.tabular.batch_size": 64,
 @pytest.fixture(scope="session")
 def served_model(tmp_path_factory):
     """A project whose MLflow registry holds a tiny trained model as ``champion`` (v1)."""
+    from loopwatch.data.splits import split_frame
     from loopwatch.tasks.tabular import pipeline
-    from loopwatch.tasks.tabular.spec import split_frame, write_splits
+    from loopwatch.tasks.tabular.spec import write_splits
 
     root = tmp_path_factory.mktemp("serving-proj")
     settings = make_settings(root, **TINY_TRAIN)

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 import numpy as np
 from mlflow.tracking import MlflowClient
 
+from loopwatch.data.splits import split_frame
 from loopwatch.feedback import append_feedback_rows
 from loopwatch.tasks.tabular.params import TabularParams, prepared_dir
 from loopwatch.tasks.tabular.pipeline import evaluate, register, train
 from loopwatch.tasks.tabular.retrain import retrain_recent
-from loopwatch.tasks.tabular.spec import split_frame, write_splits
+from loopwatch.tasks.tabular.spec import write_splits
 from tests.conftest import make_settings, tiny_table
 from tests.integration.conftest import TINY_TRAIN
 

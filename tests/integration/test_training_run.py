@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from loopwatch.data.splits import split_frame
 from loopwatch.tasks.tabular import pipeline
 from loopwatch.tasks.tabular.params import TabularParams, prepared_dir
-from loopwatch.tasks.tabular.spec import split_frame, write_splits
+from loopwatch.tasks.tabular.spec import write_splits
 from loopwatch.training import tracking
 from loopwatch.training.registry import CHALLENGER, CHAMPION
 from tests.conftest import make_settings, tiny_table

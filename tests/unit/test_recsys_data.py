@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from loopwatch.data.sources import SourceError
+from loopwatch.data.splits import split_frame
 from loopwatch.tasks.recsys import data
 from tests.synthetic_movielens import synthetic_movielens, write_atomic
 
@@ -106,9 +107,9 @@ def test_load_without_files_says_what_to_run(tmp_path):
 
 
 def test_split_is_seeded_disjoint_and_sized():
-    train, test = data.split_ratings(ML.ratings, 0.2, seed=42)
-    again, _ = data.split_ratings(ML.ratings, 0.2, seed=42)
-    other, _ = data.split_ratings(ML.ratings, 0.2, seed=7)
+    train, test = split_frame(ML.ratings, 0.2, seed=42)
+    again, _ = split_frame(ML.ratings, 0.2, seed=42)
+    other, _ = split_frame(ML.ratings, 0.2, seed=7)
     assert len(test) == round(0.2 * len(ML.ratings)) and len(train) + len(test) == len(ML.ratings)
     assert train.equals(again) and not train.equals(other)
     keys = lambda f: set(zip(f["user_id"], f["item_id"], strict=True))  # noqa: E731

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.tasks.tabular.spec import split_frame
+from loopwatch.data.splits import split_frame
 
 
 @pytest.fixture

@@ -1,25 +1,18 @@
-"""Image commands: `loopwatch images fetch|train|serve|monitor|drift-demo` and
-`loopwatch predict IMAGE`, added to the main CLI by ``add_commands``.
+"""Image commands: `loopwatch images fetch|train|serve|monitor|drift-demo`, added to the
+main CLI by ``add_commands`` (`loopwatch predict IMAGE` lives with the serving commands).
 
 A few lines each over ``loopwatch.tasks.images``; heavy imports stay inside the commands.
-Each command that runs torch first sets ``OMP_WAIT_POLICY=PASSIVE`` (unless the user
-set it): on a CPU shared with other processes, OpenMP threads that spin while
-waiting made training 4-5x slower here (measured: 100 vs 670-1,700 images/s).
+``OMP_WAIT_POLICY=PASSIVE`` is set before torch loads by the main CLI's callback
+(``runtime.apply_embedded_env``), which runs before every command.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
 LABEL_FNS = ("folder", "is_cat")
-
-
-def cpu_friendly_threads() -> None:
-    """Before torch loads: threads that wait sleep instead of spinning (shared CPUs)."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _params(settings, **overrides):
@@ -30,7 +23,7 @@ def _params(settings, **overrides):
 
 
 def add_commands(app: typer.Typer) -> None:
-    """Register `images ...` and `predict` on the main Typer app."""
+    """Register `images ...` on the main Typer app."""
     from loopwatch.cli_common import console, load_settings, run_step
 
     images = typer.Typer(help="Image classification: Fashion-MNIST or your own photos.",
@@ -66,7 +59,6 @@ def add_commands(app: typer.Typer) -> None:
         register: bool = typer.Option(True, help="Register the model; champion on merit."),
     ) -> None:
         """Train (fine-tune a pretrained backbone, or a small CNN), log to MLflow, register."""
-        cpu_friendly_threads()
         from loopwatch.tasks.images import folder as folders
         from loopwatch.tasks.images import pipeline
         from loopwatch.tasks.images.task import train as train_images
@@ -93,7 +85,6 @@ def add_commands(app: typer.Typer) -> None:
     ) -> None:
         """Serve the image champion: POST /predict/image (PNG/JPEG), logged like tabular
         (the same as `loopwatch serve --task images`)."""
-        cpu_friendly_threads()
         from loopwatch.serving.server import serve as run_server
         from loopwatch.tasks.images.task import ImagesTask
 
@@ -109,7 +100,6 @@ def add_commands(app: typer.Typer) -> None:
         plot: bool = typer.Option(False, help="Add Evidently's embedding plot (a slow t-SNE)."),
     ) -> None:
         """Embedding + image-statistics drift of served images against the training reference."""
-        cpu_friendly_threads()
         from loopwatch.tasks.images.monitoring import monitor_window
 
         out = run_step(monitor_window, load_settings(), window, model, method=method, plot=plot)
@@ -122,7 +112,6 @@ def add_commands(app: typer.Typer) -> None:
         model: str = typer.Option(None, help="Registered image model."),
     ) -> None:
         """Clean vs drifted test images (darker, rotated, noisy) through champion + log + drift."""
-        cpu_friendly_threads()
         from loopwatch.tasks.images.monitoring import drift_demo as run_demo
 
         for out in run_step(run_demo, load_settings(), n, seed, model, log=console.print):

@@ -16,20 +16,14 @@ from dataclasses import dataclass, field
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    SequentialSampler,
-    TensorDataset,
-)
+from torch.utils.data import DataLoader
 
 from loopwatch.tasks.images.data import ImageSplits
 from loopwatch.tasks.images.module import ImageClassifier, Stage, discriminative_lrs
 from loopwatch.tasks.images.nets import NetConfig, as_tensor, build_net
 from loopwatch.tasks.images.params import ImageParams
 from loopwatch.training.run import Built, History
-from loopwatch.training.trainer import build_trainer, fit
+from loopwatch.training.trainer import batch_loader, build_trainer, fit
 
 EpochSink = Callable[[dict[str, float]], None]
 
@@ -53,15 +47,10 @@ class ImageFitResult:
 
 def make_loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
                 num_workers: int = 0) -> DataLoader:
-    # Whole index batches sliced from in-memory tensors (as in the tabular fit): fetching
-    # item by item and collating would cost more than the small CNN's forward pass.
-    dataset = TensorDataset(as_tensor(x), torch.from_numpy(y))
-    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
     # A last training batch of one image would crash BatchNorm (no variance): drop it.
-    drop_last = shuffle and len(dataset) % batch_size == 1
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=drop_last),
-                      batch_size=None, num_workers=num_workers,
-                      persistent_workers=num_workers > 0)
+    drop_last = shuffle and len(x) % batch_size == 1
+    return batch_loader(as_tensor(x), torch.from_numpy(y), batch_size=batch_size,
+                        shuffle=shuffle, drop_last=drop_last, num_workers=num_workers)
 
 
 def channel_stats(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:

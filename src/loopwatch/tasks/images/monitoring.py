@@ -31,14 +31,11 @@ class ImageMonitorOutcome:
 
 
 def load_champion(settings: Settings, model_name: str | None = None):
-    from loopwatch.serving.champion import ChampionHolder
+    from loopwatch.serving.server import holder_for
     from loopwatch.tasks.images.routes import load_image_version
 
     name = model_name or ImageParams.from_settings(settings).model_name
-    holder = ChampionHolder(settings.tracking_uri, name, poll_interval=None,
-                            loader=load_image_version)
-    holder.refresh()
-    return holder.current()
+    return holder_for(settings, name, load_image_version, poll=False).current()
 
 
 def champion_reference(settings: Settings, champion) -> pd.DataFrame:

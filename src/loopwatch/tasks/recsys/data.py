@@ -1,4 +1,4 @@
-"""MovieLens-100k: fetch (GroupLens, else the recbole wheel), read, and the seeded split.
+"""MovieLens-100k: fetch (GroupLens, else the recbole wheel) and read.
 
 GroupLens's zip is the real source; offline, the same ratings, users and items ship inside
 the ``recbole==1.2.1`` wheel as "atomic" files (tab-separated, headers like
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from loopwatch.data.sources import (
@@ -43,7 +42,6 @@ WHEEL_SHA256 = {
 }
 GROUPLENS_FILES = ("u.data", "u.user", "u.item")
 MANIFEST = "SOURCE.json"  # which source delivered the files, and their sha256
-SIZES = {"ratings": 100_000, "users": 943, "items": 1_682}
 GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
           "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
           "Romance", "Sci-Fi", "Thriller", "War", "Western")
@@ -175,17 +173,3 @@ def _typed(inter: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> Mov
                          age=users["age"].astype("int64"))
     items = items.assign(item_id=items["item_id"].astype("int64"))
     return MovieLens(ratings, users.reset_index(drop=True), items.reset_index(drop=True))
-
-
-def split_ratings(ratings: pd.DataFrame, test_fraction: float, seed: int
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded uniformly random split of the rating rows (fastai's collab split): (train, test).
-
-    Rows, not users, are split, so nearly every test user and item also has training rows;
-    the same seed always gives the same rows.
-    """
-    order = np.random.default_rng(seed).permutation(len(ratings))
-    n_test = int(round(len(ratings) * test_fraction))
-    test_idx, train_idx = np.sort(order[:n_test]), np.sort(order[n_test:])
-    return (ratings.iloc[train_idx].reset_index(drop=True),
-            ratings.iloc[test_idx].reset_index(drop=True))

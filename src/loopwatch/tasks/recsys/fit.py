@@ -16,19 +16,13 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    SequentialSampler,
-    TensorDataset,
-)
+from torch.utils.data import DataLoader
 
 from loopwatch.tasks.recsys.model import CollabConfig, CollabRegressor
 from loopwatch.tasks.recsys.params import RecsysParams
 from loopwatch.tasks.recsys.predictor import CollabPredictor, IdIndex, seen_items
 from loopwatch.training.run import Built, History
-from loopwatch.training.trainer import build_trainer, fit
+from loopwatch.training.trainer import batch_loader, build_trainer, fit
 
 
 @dataclass
@@ -43,20 +37,17 @@ class CollabFit:
 
 
 def make_loader(users: IdIndex, items: IdIndex, frame: pd.DataFrame, batch_size: int,
-                shuffle: bool, weights: np.ndarray | None = None) -> DataLoader:
-    w = np.ones(len(frame), np.float32) if weights is None else weights.astype(np.float32)
-    dataset = TensorDataset(torch.from_numpy(users.encode(frame["user_id"])),
-                            torch.from_numpy(items.encode(frame["item_id"])),
-                            torch.from_numpy(frame["rating"].to_numpy(np.float32)),
-                            torch.from_numpy(w))
-    # Whole index batches sliced at once: row-by-row fetching dominates an epoch on CPU.
-    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False),
-                      batch_size=None, num_workers=0)
+                shuffle: bool) -> DataLoader:
+    """(user, item, rating, weight) batches; every weight is 1 (the module's loss takes one)."""
+    return batch_loader(torch.from_numpy(users.encode(frame["user_id"])),
+                        torch.from_numpy(items.encode(frame["item_id"])),
+                        torch.from_numpy(frame["rating"].to_numpy(np.float32)),
+                        torch.from_numpy(np.ones(len(frame), np.float32)),
+                        batch_size=batch_size, shuffle=shuffle)
 
 
 def build_collab(train: pd.DataFrame, valid: pd.DataFrame | None, params: RecsysParams, *,
-                 user_ids=None, item_ids=None, weights: np.ndarray | None = None) -> Built:
+                 user_ids=None, item_ids=None) -> Built:
     """The collab module and its loaders; ``user_ids``/``item_ids`` fix the catalogue
     (default: the ids in ``train``), so items nobody rated yet still get a row."""
     users = IdIndex.of(train["user_id"] if user_ids is None else user_ids)
@@ -68,7 +59,7 @@ def build_collab(train: pd.DataFrame, valid: pd.DataFrame | None, params: Recsys
     val_loader = None
     if valid is not None and len(valid):
         val_loader = make_loader(users, items, valid, params.batch_size * 8, shuffle=False)
-    return Built(module, make_loader(users, items, train, params.batch_size, True, weights),
+    return Built(module, make_loader(users, items, train, params.batch_size, True),
                  val_loader, state={"users": users, "items": items, "config": config})
 
 
@@ -79,9 +70,9 @@ def collab_predictor(built: Built, train: pd.DataFrame) -> CollabPredictor:
 
 
 def fit_built(built: Built, params: RecsysParams, callbacks: list[L.Callback], *,
-              max_epochs: int | None = None, quiet: bool = False) -> None:
+              quiet: bool = False) -> None:
     """One one-cycle fit on one intra-op thread (see ``one_thread``)."""
-    trainer = build_trainer(params, callbacks=callbacks, max_epochs=max_epochs)
+    trainer = build_trainer(params, callbacks=callbacks)
     with warnings.catch_warnings(), one_thread(), _lightning_level(quiet):
         if quiet:  # the loop fits dozens of models: keep its output to its own lines
             warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec).*")
@@ -95,18 +86,14 @@ def fit_collab(
     *,
     user_ids=None,
     item_ids=None,
-    weights: np.ndarray | None = None,
-    max_epochs: int | None = None,
-    callbacks: list[L.Callback] | None = None,
     quiet: bool = False,
 ) -> CollabFit:
     """Train on ``train`` (user_id, item_id, rating) outside a tracked run: the loop
     simulation retrains dozens of models this way."""
     L.seed_everything(params.seed, workers=True, verbose=False)
-    built = build_collab(train, valid, params, user_ids=user_ids, item_ids=item_ids,
-                         weights=weights)
+    built = build_collab(train, valid, params, user_ids=user_ids, item_ids=item_ids)
     history = History()
-    fit_built(built, params, [history, *(callbacks or [])], max_epochs=max_epochs, quiet=quiet)
+    fit_built(built, params, [history], quiet=quiet)
     return CollabFit(collab_predictor(built, train), built.module, history.rows)
 
 

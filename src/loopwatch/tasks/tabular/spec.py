@@ -72,18 +72,6 @@ class TabularSpec:
         return cls(**raw)
 
 
-def split_frame(
-    frame: pd.DataFrame, valid_fraction: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A seeded random train/valid split; the same seed always gives the same rows."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(frame))
-    n_valid = int(round(len(frame) * valid_fraction))
-    valid_idx, train_idx = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-    return (frame.iloc[train_idx].reset_index(drop=True),
-            frame.iloc[valid_idx].reset_index(drop=True))
-
-
 def write_splits(splits: dict[str, pd.DataFrame], spec: TabularSpec, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in splits.items():

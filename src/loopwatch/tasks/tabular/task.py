@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from loopwatch.tasks.tabular.params import TabularParams
+from loopwatch.tasks.tabular.params import MONITOR, TabularParams
 
 
 @dataclass
@@ -24,7 +24,7 @@ class TabularSplits:
 class TabularTask:
     name = "tabular"
     params_model = TabularParams
-    monitor = ("valid_roc_auc", "max")  # early stopping and the best epoch follow this
+    monitor = MONITOR
     model_options = {"optional_columns": True}  # real rows miss values: an 'unknown' slot
 
     def load_splits(self, settings, params: TabularParams) -> TabularSplits:
