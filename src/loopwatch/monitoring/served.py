@@ -72,11 +72,8 @@ def watch_served(settings: Settings, name: str, sensitive: list[str],
     end = end or datetime.now(UTC)
     start = end - parse_window(window or params.window)
     version, inputs, reference = champion_reference(settings, name)
-    store = LogStore(settings.prediction_log_url)
-    try:
+    with LogStore(settings.prediction_log_url) as store:
         logged = read_predictions(store, start, end, model_name=name, model_version=version)
-    finally:
-        store.close()
     if logged.empty:
         raise ValueError(f"no predictions of {name!r} v{version} logged between "
                          f"{start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC: serve some "

@@ -273,6 +273,12 @@ class LogStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
 
 class Prepared(NamedTuple):
     columns: tuple[str, ...]

@@ -79,8 +79,9 @@ def monitor_window(settings: Settings, window: str = "1d", model_name: str | Non
     champion = load_champion(settings, model_name)
     start = datetime.now(UTC) - parse_window(window)
     # The champion's own version only: another version's embeddings live in another space.
-    logged = open_store(settings).read(start, model_name=champion.info.name,
-                                       model_version=champion.info.version)
+    with open_store(settings) as store:
+        logged = store.read(start, model_name=champion.info.name,
+                            model_version=champion.info.version)
     if logged.empty:
         raise ValueError(f"no predictions of {champion.info.name!r} v{champion.info.version} "
                          f"in the last {window}")
@@ -105,7 +106,6 @@ def drift_demo(settings: Settings, n: int = 300, seed: int = 0, model_name: str 
     champion = load_champion(settings, model_name)
     reference = champion_reference(settings, champion)
     splits = splits if splits is not None else data.load(settings.raw_dir / data.NAME)
-    store = open_store(settings)
     outcomes = []
     for label, drift in (("clean", None),
                          ("drifted", traffic.Drift.strong(len(splits.classes)))):
@@ -117,8 +117,9 @@ def drift_demo(settings: Settings, n: int = 300, seed: int = 0, model_name: str 
         rows, _ = image_rows(champion, pred.proba,
                              log_inputs(blobs, decoded, pred.embeddings, sizes, formats),
                              "demo", request_id, {"kind": "image", "demo": label})
-        store.write_predictions(rows)
-        logged = store.read(model_name=champion.info.name)
+        with open_store(settings) as store:
+            store.write_predictions(rows)
+            logged = store.read(model_name=champion.info.name)
         current = frame_from_log(logged[logged["request_id"] == request_id])
         current["label"] = [splits.classes[i] for i in truth]
         outcome = check(settings, current, reference, f"demo-{label}", method=method)

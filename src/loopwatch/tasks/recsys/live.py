@@ -115,11 +115,8 @@ def monitor_live(settings, start: datetime | None = None, end: datetime | None =
     end = end or datetime.now(UTC)
     if window is not None:
         start = end - parse_window(window)
-    store = LogStore(settings.prediction_log_url)
-    try:
+    with LogStore(settings.prediction_log_url) as store:
         slates = read_slates(store, name, start, end)
-    finally:
-        store.close()
     # the catalogue and the data it trained on
     champion = champion_source(settings, name, poll=False).current()
     predictor, version = champion.predictor, champion.info.version

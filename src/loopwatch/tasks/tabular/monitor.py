@@ -80,11 +80,8 @@ def _logged_reference(settings: Settings, name: str, window: str, champion) -> p
     from loopwatch.serving.reading import read_predictions
 
     start, _, end = window.partition("/")
-    store = LogStore(settings.prediction_log_url)
-    try:
+    with LogStore(settings.prediction_log_url) as store:
         logged = read_predictions(store, start, end, model_name=name)
-    finally:
-        store.close()
     if logged.empty:
         raise ValueError(f"no predictions of {name!r} logged in the reference window {window}")
     spec: TabularSpec = champion.spec
@@ -133,8 +130,7 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
     end = end or datetime.now(UTC)
     start = end - parse_window(window or params.window)
     client = configure(settings)
-    store = LogStore(settings.prediction_log_url)
-    try:
+    with LogStore(settings.prediction_log_url) as store:
         versions = window_versions(store, start, end, model_name=name)
         rows = sum(versions.values())
         if not rows:
@@ -152,8 +148,6 @@ def monitor_window(settings: Settings, window: str | None = None, end: datetime 
         else:
             current = read_predictions(store, start, end, model_name=name)
             result = monitor_frames(current, reference, spec, params, name, version, start, end)
-    finally:
-        store.close()
     baseline = client.get_run(client.get_model_version(name, version).run_id).data.metrics.get(
         "test_accuracy")
     history = load_history(client, name, experiment=settings.experiment)
