@@ -14,41 +14,26 @@ import typer
 
 def add_commands(app: typer.Typer) -> None:
     """Register the monitoring commands on the main Typer app."""
-    from loopwatch.cli_common import console, load_settings, run_step  # noqa: F401  (used by the commands)
+    from loopwatch.cli_common import load_settings, run_step
 
     @app.command()
     def monitor(
         window: str = typer.Option(None, help="How far back to read the log: 30m, 6h, 1d, 2w "
-                                               "(default: params.yaml monitoring.window)."),
+                                               "(default: the task's monitoring window)."),
         model: str = typer.Option(None, help="Registered model name (default: the task's)."),
         task: str = typer.Option("tabular", help="Which task's served model to watch; a task "
                                  "without a monitor of its own gets the generic one (drift, "
                                  "quality naive and IPS, group accuracy, loop signals)."),
     ) -> None:
         """Drift, quality and fairness of a window of served predictions; the retraining call."""
-        settings = load_settings()
-        if task == "tabular":
-            _tabular(settings, window, model)
-            return
-        from loopwatch.monitoring.served import watch_served
         from loopwatch.tasks.registry import TaskRegistry
 
+        settings = load_settings()
         chosen = run_step(TaskRegistry().get, task)
-        params = run_step(chosen.params_model.from_settings, settings)
-        out = run_step(watch_served, settings, model or params.model_name,
-                       list(getattr(chosen, "sensitive", ())), window)
-        m = out.result.metrics
-        typer.echo(f"{out.rows} predictions of {out.model_name} v{out.model_version}, "
-                   f"{m['labelled_rows']:.0f} labelled")
-        typer.echo(f"drift: {out.result.drift.n_drifted}/{len(out.result.drift.columns)} "
-                   f"columns (share {out.result.drift.share:.2f})")
-        for key in ("accuracy", "accuracy_ips", "decision_dependent_label_share",
-                    "min_propensity"):
-            if key in m:
-                typer.echo(f"{key}: {m[key]:.4f}")
-        for note in out.result.notes:
-            typer.echo(f"  - {note}")
-        typer.echo(f"MLflow monitoring run: {out.run_id}")
+        own = getattr(chosen, "monitor_window", None)
+        lines = (run_step(own, settings, window, model) if own is not None
+                 else _generic(settings, chosen, window, model))
+        typer.echo("\n".join(lines))
 
     @app.command()
     def dashboards(model: str = typer.Option(None, help="Registered model name.")) -> None:
@@ -80,19 +65,19 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def _tabular(settings, window: str | None, model: str | None) -> None:
+def _generic(settings, task, window: str | None, model: str | None) -> list[str]:
     from loopwatch.cli_common import run_step
-    from loopwatch.tasks.tabular.monitor import monitor_window
+    from loopwatch.monitoring.served import watch_served
 
-    out = run_step(monitor_window, settings, window, model_name=model)
-    r, d = out.result, out.decision
-    typer.echo(f"{out.rows} predictions of {r.model_name} v{r.model_version}, "
-               f"{r.n_labelled} labelled")
-    typer.echo(f"drift: {r.drift.n_drifted}/{len(r.drift.columns)} columns "
-               f"(share {r.drift.share:.2f}); dataset drift: {r.drift.dataset_drift}")
-    if r.quality is not None:
-        typer.echo(f"accuracy on labelled rows: {r.quality.accuracy:.4f}")
-    typer.echo(f"decision: {d.action.upper()}")
-    for reason in d.reasons:
-        typer.echo(f"  - {reason}")
-    typer.echo(f"report: {out.report}\nMLflow monitoring run: {out.mlflow_run_id}")
+    params = run_step(task.params_model.from_settings, settings)
+    out = run_step(watch_served, settings, model or params.model_name,
+                   list(getattr(task, "sensitive", ())), window)
+    m, drift = out.result.metrics, out.result.drift
+    return [f"{out.rows} predictions of {out.model_name} v{out.model_version}, "
+            f"{m['labelled_rows']:.0f} labelled",
+            f"drift: {drift.n_drifted}/{len(drift.columns)} columns (share {drift.share:.2f})",
+            *(f"{key}: {m[key]:.4f}" for key in ("accuracy", "accuracy_ips",
+                                                 "decision_dependent_label_share",
+                                                 "min_propensity") if key in m),
+            *(f"  - {note}" for note in out.result.notes),
+            f"MLflow monitoring run: {out.run_id}"]

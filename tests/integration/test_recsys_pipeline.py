@@ -147,6 +147,12 @@ def test_served_slates_and_ratings_are_logged_and_monitored(trained, tmp_path):
     assert run.data.metrics["slates"] == 30
     ws = open_workspace(workspace_path(settings))
     assert len(ws.list_runs(project_for(ws, "movielens-collab-live").id)) == out.snapshots == 2
+    # `loopwatch monitor --task recsys` goes through the task's own monitor.
+    from loopwatch.tasks.recsys.task import RecsysTask
+
+    lines = RecsysTask().monitor_window(settings, "1d")
+    assert lines[0] == "150 shown items, 30 slates, 40% rated"
+    assert lines[-1].endswith("2 Evidently snapshots in project movielens-collab-live")
 
 
 def test_monitor_says_what_to_do_with_an_empty_window(trained):

@@ -45,7 +45,11 @@ class Task(Protocol):
     ``provenance(splits)`` (origin of each training label), ``fit(built, params, callbacks)``
     (a schedule of its own, e.g. fine-tuning stages), ``epoch_extras(trainer, module)``,
     ``monitor`` (metric, "max"|"min") for the best epoch, ``promotion_metric``,
-    ``model_options`` (for ``training.pyfunc.log_model``) and ``add_commands(app)``.
+    ``model_options`` (for ``training.pyfunc.log_model``), ``add_commands(app)``,
+    ``mount(settings)`` (its HTTP routes), ``predict_file(settings, path)`` and
+    ``monitor_window(settings, window, model_name)`` (a monitor of its own for
+    ``loopwatch monitor --task NAME``, returning the lines to show; without it the task's
+    served model gets the generic monitor of ``monitoring.served``).
     """
 
     name: str

@@ -100,10 +100,10 @@ def add_commands(app: typer.Typer) -> None:
         plot: bool = typer.Option(False, help="Add Evidently's embedding plot (a slow t-SNE)."),
     ) -> None:
         """Embedding + image-statistics drift of served images against the training reference."""
-        from loopwatch.tasks.images.monitoring import monitor_window
+        from loopwatch.tasks.images.task import ImagesTask
 
-        out = run_step(monitor_window, load_settings(), window, model, method=method, plot=plot)
-        typer.echo(f"{out.rows} images\n{out.result.summary()}\nreport: {out.report}")
+        typer.echo("\n".join(run_step(ImagesTask().monitor_window, load_settings(), window,
+                                      model, method=method, plot=plot)))
 
     @images.command("drift-demo")
     def drift_demo(

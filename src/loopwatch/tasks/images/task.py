@@ -89,6 +89,16 @@ class ImagesTask:
 
         return pd.DataFrame({"image": [encode_png(p) for p in splits.test_x[:2]]})
 
+    def monitor_window(self, settings, window: str | None = None,
+                       model_name: str | None = None, *, method: str = "model",
+                       plot: bool = False) -> list[str]:
+        """``loopwatch monitor --task images``: embedding + image-statistics drift of the
+        window's served images against the training reference, as lines to show."""
+        from loopwatch.tasks.images.monitoring import monitor_window
+
+        out = monitor_window(settings, window or "1d", model_name, method=method, plot=plot)
+        return [f"{out.rows} images", out.result.summary(), f"report: {out.report}"]
+
     def predict_file(self, settings, path, model_name: str | None = None):
         """``loopwatch predict IMAGE --task images``: class probabilities of one PNG/JPEG."""
         from loopwatch.tasks.images.monitoring import load_champion

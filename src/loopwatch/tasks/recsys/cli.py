@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import typer
 
-from loopwatch.tasks.recsys.params import RecsysParams
-
 
 def add_commands(app: typer.Typer) -> None:
     """Register the recommender commands on the main Typer app."""
@@ -67,20 +65,11 @@ def add_commands(app: typer.Typer) -> None:
     def monitor(
         window: str = typer.Option("1d", help="How far back from now, e.g. 6h, 1d, 7d."),
     ) -> None:
-        """Watch the served recommender's loop from the prediction log (Evidently + MLflow).
+        """Watch the served recommender's loop from the prediction log (Evidently + MLflow):
+        the same as `loopwatch monitor --task recsys`."""
+        from loopwatch.tasks.recsys.task import RecsysTask
 
-        Exposure, popularity of what was shown against the model's training data, and the
-        naive vs IPS share of liked items, over the window's logged slates and ratings."""
-        from loopwatch.tasks.recsys.live import monitor_live
-
-        settings = load_settings()
-        out = run_step(monitor_live, settings, window=window)
-        typer.echo(f"{out.rows} shown items, {out.metrics['slates']:.0f} slates, "
-                   f"{out.metrics['rated_share']:.0%} rated")
-        for key, value in out.metrics.items():
-            typer.echo(f"  {key:<22} {value:.4g}")
-        typer.echo(f"MLflow run {out.run_id}; {out.snapshots} Evidently snapshots in project "
-                   f"{RecsysParams.from_settings(settings).model_name}-live")
+        typer.echo("\n".join(run_step(RecsysTask().monitor_window, load_settings(), window)))
 
     @app.command()
     def recommend(

@@ -63,6 +63,20 @@ class RecsysTask:
     def example(self, splits: RecsysSplits) -> pd.DataFrame:
         return splits.parts["train"][["user_id", "item_id"]].head(5)
 
+    def monitor_window(self, settings, window: str | None = None,
+                       model_name: str | None = None) -> list[str]:
+        """``loopwatch monitor --task recsys``: the served recommender's loop (exposure,
+        popularity against the training data, naive vs IPS liked share), as lines to show."""
+        from loopwatch.tasks.recsys.live import monitor_live
+
+        out = monitor_live(settings, window=window or "1d", model_name=model_name)
+        name = model_name or RecsysParams.from_settings(settings).model_name
+        return [f"{out.rows} shown items, {out.metrics['slates']:.0f} slates, "
+                f"{out.metrics['rated_share']:.0%} rated",
+                *(f"  {key:<22} {value:.4g}" for key, value in out.metrics.items()),
+                f"MLflow run {out.run_id}; {out.snapshots} Evidently snapshots in project "
+                f"{name}-live"]
+
     def mount(self, settings, *, seed: int | None = None):
         """``GET /recommend/{user}`` over the champion, hot-reloaded."""
         from loopwatch.tasks.recsys.routes import champion_source, recsys_mount

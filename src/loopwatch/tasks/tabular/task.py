@@ -34,6 +34,23 @@ class TabularTask:
         spec, frames = read_splits(prepared_dir(settings, params))
         return TabularSplits(spec, frames, checkpoint_dir(settings))
 
+    def monitor_window(self, settings, window: str | None = None,
+                       model_name: str | None = None) -> list[str]:
+        """``loopwatch monitor``: the window's drift, quality, fairness and the policy's call,
+        as lines to show (the report and the MLflow run hold the rest)."""
+        from loopwatch.tasks.tabular.monitor import monitor_window
+
+        out = monitor_window(settings, window, model_name=model_name)
+        r, d = out.result, out.decision
+        return [f"{out.rows} predictions of {r.model_name} v{r.model_version}, "
+                f"{r.n_labelled} labelled",
+                f"drift: {r.drift.n_drifted}/{len(r.drift.columns)} columns "
+                f"(share {r.drift.share:.2f}); dataset drift: {r.drift.dataset_drift}",
+                *([f"accuracy on labelled rows: {r.quality.accuracy:.4f}"]
+                  if r.quality is not None else []),
+                f"decision: {d.action.upper()}", *(f"  - {reason}" for reason in d.reasons),
+                f"report: {out.report}", f"MLflow monitoring run: {out.mlflow_run_id}"]
+
     def describe(self, splits: TabularSplits) -> dict[str, Any]:
         return {"model.inputs": ",".join(splits.spec.inputs), "model.format": "pyfunc"}
 
