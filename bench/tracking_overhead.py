@@ -5,9 +5,10 @@ epochs, with the same optimiser, one-cycle schedule, and the same per-epoch
 numbers (train/valid loss, accuracy, ROC AUC via torchmetrics), keeping the
 best epoch's weights (in memory; ours writes a checkpoint file): what differs is
 Lightning's loop and the MLflow tracking, which is what we want to price.
-Lightning's side is ``fit_tabular`` as the pipeline uses it (checkpointing,
-early stopping that never triggers here, per-epoch MLflow logging into a real
-SQLite store). Runs alternate A/B/A/B so machine drift hits both; we print each
+Lightning's side is the tabular task through ``training.run.fit_task``, the fit
+``train_task`` runs (checkpointing, early stopping that never triggers here,
+per-epoch MLflow logging into a real SQLite store through the same ``History``
+sink). Runs alternate A/B/A/B so machine drift hits both; we print each
 pair's ratio and the median. Target: ratio <= 1.15.
 
     python bench/tracking_overhead.py [--epochs 15] [--repeats 3]
@@ -33,10 +34,11 @@ from mlflow.tracking import MlflowClient
 from loopwatch.config import Settings
 from loopwatch.data.sources import fetch_files
 from loopwatch.tasks.tabular import adult
-from loopwatch.tasks.tabular.fit import build_module, fit_tabular, make_loader
+from loopwatch.tasks.tabular.fit import build_module, make_loader
 from loopwatch.tasks.tabular.params import TabularParams
 from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
-from loopwatch.training.run import History
+from loopwatch.tasks.tabular.task import TabularSplits, TabularTask
+from loopwatch.training.run import fit_task
 from loopwatch.training.tracking import epoch_sink
 
 TARGET = 1.15
@@ -56,8 +58,8 @@ def run_lightning(spec, splits, params: TabularParams, store: Path, tag: str) ->
     client = MlflowClient()
     start = time.perf_counter()
     with mlflow.start_run() as run:
-        fit_tabular(spec, splits["train"], splits["valid"], params, store / f"ckpt-{tag}",
-                    callbacks=[History(sink=epoch_sink(client, run.info.run_id))])
+        fit_task(TabularTask(), TabularSplits(spec, splits, store / f"ckpt-{tag}"), params,
+                 sink=epoch_sink(client, run.info.run_id))
     return time.perf_counter() - start
 
 

@@ -58,7 +58,7 @@ def feedback_items(feedback: pd.DataFrame, arrived_at: datetime | None = None) -
 
 def retraining_rows(organic: pd.DataFrame, feedback_rows: pd.DataFrame) -> pd.DataFrame:
     """The original training rows (``origin`` organic, no propensity: IPS weight 1) and the
-    decision-revealed rows, in one frame for ``fit_tabular``."""
+    decision-revealed rows, in one frame to train on."""
     base = organic.copy()
     base["origin"] = ORGANIC
     base["propensity"] = np.nan

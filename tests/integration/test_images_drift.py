@@ -19,14 +19,13 @@ from tests.synthetic_images import shapes_splits  # noqa: E402
 @pytest.fixture(scope="module")
 def model():
     """A small CNN trained for two quick epochs on generated 28-px shapes."""
-    from loopwatch.tasks.images.fit import fit_images
-    from loopwatch.tasks.images.predictor import ImagePredictor
+    from loopwatch.tasks.images.task import ImagesTask
+    from loopwatch.training.run import fit_task
 
     splits = shapes_splits(n_train=600, n_valid=400, n_test=600, size=28, seed=1)
     params = ImageParams(max_epochs=2, batch_size=64, lr=1e-2, enable_progress_bar=False,
                          accelerator="cpu")
-    result = fit_images(splits, params)
-    return ImagePredictor(result.config, result.net, splits.classes, 28), splits
+    return fit_task(ImagesTask(), splits, params).predictor, splits
 
 
 def frame_of(predictor, pixels):

@@ -137,9 +137,10 @@ def test_fine_tune_trains_the_head_frozen_then_everything():
     import lightning as L
     import torch
 
-    from loopwatch.tasks.images.fit import fit_images
     from loopwatch.tasks.images.module import discriminative_lrs
     from loopwatch.tasks.images.nets import imagenet_state_dict
+    from loopwatch.tasks.images.task import ImagesTask
+    from loopwatch.training.run import fit_task
 
     class Watch(L.Callback):
         def __init__(self):
@@ -155,15 +156,16 @@ def test_fine_tune_trains_the_head_frozen_then_everything():
     params = ImageParams(arch="efficientnet_lite0", freeze_epochs=1, lr_ratio=10,
                          **{**FAST, "input_size": 32, "max_epochs": 1})
     watch, rows = Watch(), []
-    result = fit_images(splits, params, sink=rows.append, callbacks=[watch])
+    module = fit_task(ImagesTask(), splits, params, sink=rows.append,
+                      callbacks=[watch]).built.module
     assert [r["frozen"] for r in rows] == [1.0, 0.0] and [r["epoch"] for r in rows] == [0, 1]
     assert watch.peaks[0] == pytest.approx([params.lr])
     assert watch.peaks[1] == pytest.approx(list(discriminative_lrs(params.lr / 2, 10, 3)))
     stem0 = imagenet_state_dict()["_conv_stem.weight"]
     assert torch.equal(watch.stems[0], stem0)  # the frozen epoch left the body alone
     assert not torch.equal(watch.stems[1], stem0)  # the unfrozen one trained it
-    assert result.module.epoch_offset == 2
-    assert all(p.requires_grad for p in result.net.parameters())
+    assert module.epoch_offset == 2
+    assert all(p.requires_grad for p in module.net.parameters())
 
 
 def test_drift_demo_logs_clean_and_drifted_traffic_and_flags_only_the_drift(trained):
@@ -185,9 +187,9 @@ def test_drift_demo_logs_clean_and_drifted_traffic_and_flags_only_the_drift(trai
 def test_small_cnn_reaches_088_on_10k_fashion_mnist(tmp_path):
     """Model test on real data: the CPU baseline on a 10k subset beats 0.88 test accuracy."""
     from loopwatch.tasks.images import data
-    from loopwatch.tasks.images.fit import fit_images
     from loopwatch.tasks.images.interpret import Interpretation
-    from loopwatch.tasks.images.predictor import ImagePredictor
+    from loopwatch.tasks.images.task import ImagesTask
+    from loopwatch.training.run import fit_task
 
     if not data.DEBIAN_DIR.exists():
         pytest.skip("Debian dataset-fashion-mnist is not installed")
@@ -195,9 +197,8 @@ def test_small_cnn_reaches_088_on_10k_fashion_mnist(tmp_path):
     splits = data.load(tmp_path, 0.1, 42, subset=10_000)
     params = ImageParams(max_epochs=4, batch_size=128, lr=5e-3, enable_progress_bar=False,
                          accelerator="cpu")
-    result = fit_images(splits, params)
-    pred = ImagePredictor(result.config, result.net, splits.classes, 28).predict_pixels(
-        splits.test_x)
+    result = fit_task(ImagesTask(), splits, params)
+    pred = result.predictor.predict_pixels(splits.test_x)
     interp = Interpretation.from_proba(pred.proba, splits.test_y, splits.classes)
     accuracy = interp.metrics()["test_accuracy"]
     assert accuracy >= 0.88, f"test accuracy {accuracy:.4f} after {result.seconds:.0f} s"

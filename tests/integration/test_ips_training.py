@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from loopwatch.tasks.tabular.fit import fit_tabular
 from loopwatch.tasks.tabular.params import TabularParams
 from loopwatch.tasks.tabular.spec import TabularSpec
+from loopwatch.tasks.tabular.task import TabularSplits, TabularTask
+from loopwatch.training.run import fit_task
 
 pytestmark = pytest.mark.slow  # two real fits, ~10 s
 
@@ -32,7 +33,8 @@ def mean_score(ips: bool, tmp_path) -> float:
     params = TabularParams(max_epochs=8, layers=[8], batch_size=512, lr=0.01, dropout=0.0,
                          embedding_dropout=0.0, enable_progress_bar=False, ips_weighting=ips,
                          ips_clip=10.0, patience=9)
-    result = fit_tabular(SPEC, train, valid, params, tmp_path / f"ckpt-{ips}")
+    splits = TabularSplits(SPEC, {"train": train, "valid": valid}, tmp_path / f"ckpt-{ips}")
+    result = fit_task(TabularTask(), splits, params)
     probe = pd.DataFrame({"c": "same", "noise": np.random.default_rng(5).normal(size=1000)})
     return float(result.predictor.predict_proba(probe)[:, 1].mean())
 

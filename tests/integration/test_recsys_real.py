@@ -37,18 +37,20 @@ def test_the_real_files(ml):
 
 
 def test_dot_product_model_reaches_fastai_rmse_and_beats_baselines(ml):
-    from loopwatch.tasks.recsys.fit import fit_collab
+    from loopwatch.tasks.recsys.fit import quiet
+    from loopwatch.tasks.recsys.task import RecsysSplits, RecsysTask
+    from loopwatch.training.run import fit_task
 
     p = RecsysParams(enable_progress_bar=False)
     parts = pipeline.splits(ml, p)
     assert len(parts["test"]) == 20_000  # seeded random 20% of the rating rows
-    fit = fit_collab(parts["train"], parts["valid"], p, user_ids=ml.users["user_id"],
-                     item_ids=ml.items["item_id"], quiet=True)
+    with quiet():
+        fit = fit_task(RecsysTask(), RecsysSplits(ml, parts), p)
     m = pipeline.evaluate(fit.predictor, parts["train"], parts["test"], ml.users, p)
     assert m["test_rmse"] <= 0.91  # fastai's collab lesson: about 0.90
     assert m["test_rmse"] < m["baseline_item_mean_rmse"] - 0.08
     assert m["baseline_item_mean_rmse"] < m["baseline_global_mean_rmse"]
-    assert len(fit.history) == p.max_epochs and fit.last["valid_rmse"] < 0.92
+    assert len(fit.history) == p.max_epochs and fit.history[-1]["valid_rmse"] < 0.92
 
 
 @pytest.fixture(scope="module")

@@ -118,11 +118,14 @@ def pick_rows(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataF
 
 
 def fit_model(spec, train: pd.DataFrame, valid: pd.DataFrame, params) -> Any:
-    """``fit_tabular`` quietly, one torch thread, checkpoints in a throwaway folder."""
-    from loopwatch.tasks.tabular.fit import fit_tabular
+    """The tabular task's untracked fit (``fit_task``) quietly, one torch thread, the best
+    epoch's checkpoint in a throwaway folder; returns its predictor."""
+    from loopwatch.tasks.tabular.task import TabularSplits, TabularTask
+    from loopwatch.training.run import fit_task
 
     with tempfile.TemporaryDirectory(prefix="lending-ckpt-") as tmp, quiet_fit():
-        return fit_tabular(spec, train, valid, params, Path(tmp)).predictor
+        splits = TabularSplits(spec, {"train": train, "valid": valid}, Path(tmp))
+        return fit_task(TabularTask(), splits, params).predictor
 
 
 @contextmanager

@@ -4,14 +4,15 @@ lightning-hydra-template's ``train.py`` in our terms: the task builds its Lightn
 and loaders from its splits and params (``task.build``); this module builds the Trainer,
 opens the MLflow run, logs params, lineage tags and per-epoch metrics, asks the task for
 its predictor and evaluation, logs the model as the one loopwatch pyfunc and registers it
-(``champion`` moves only on merit). The task is duck-typed (``loopwatch.tasks.base.Task``)
-so the spine imports no task.
+(``champion`` moves only on merit). ``fit_task`` is its fit alone (seed, build, fit,
+predictor), what the untracked fits of simulations, tests and benchmarks call. The task is
+duck-typed (``loopwatch.tasks.base.Task``) so the spine imports no task.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,37 @@ def best_epoch(rows: list[dict[str, float]], monitor: tuple[str, str] | None
     return {f"best_{k}": v for k, v in top.items() if k.startswith("valid_") or k == "epoch"}
 
 
+@dataclass
+class Fitted:
+    """One fit, tracked or not: what ``task.build`` made (module, loaders, state), the
+    task's predictor over it, each epoch's row, the monitored best epoch (``best_*``) and
+    the wall time of the fit (validation included)."""
+
+    built: Built
+    predictor: Any
+    history: list[dict[str, float]]
+    best: dict[str, float]
+    seconds: float
+
+
+def fit_task(task: Any, splits: Any, params: Any, *, callbacks: Sequence[Any] = (),
+             sink: Callable[[dict[str, float]], None] | None = None,
+             log: Log | None = None) -> Fitted:
+    """Seed, build, fit and ask the task for its predictor: every fit goes through here,
+    ``train_task``'s inside its MLflow run and the untracked ones (simulations, tests,
+    benchmarks) on their own. ``History`` comes first among the fit's callbacks, then
+    ``callbacks``; ``sink`` and ``log`` receive each epoch's row and line."""
+    L.seed_everything(params.seed, workers=True, verbose=False)
+    built = task.build(splits, params)
+    history = History(getattr(task, "epoch_extras", None), log, sink=sink)
+    started = time.perf_counter()
+    fit_built(task, built, params, [history, *callbacks])
+    seconds = time.perf_counter() - started
+    predictor = task.predictor(built, splits)
+    best = best_epoch(history.rows, getattr(task, "monitor", None))
+    return Fitted(built, predictor, history.rows, best, seconds)
+
+
 def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = None,
                register: bool = True, tags: Mapping[str, str] | None = None,
                run_name: str | None = None, stage: str = "train",
@@ -213,17 +245,12 @@ def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = No
                           tags=run_tags) as run:
         run_id = run.info.run_id
         log_inputs(task, splits, params)
-        L.seed_everything(params.seed, workers=True, verbose=False)
-        built = task.build(splits, params)
-        extras = getattr(task, "epoch_extras", None)
-        history = History(extras, log, sink=tracking.epoch_sink(client, run_id))
-        started = time.perf_counter()
-        fit_built(task, built, params, [history])
-        seconds = time.perf_counter() - started
-        predictor = task.predictor(built, splits)
+        fitted = fit_task(task, splits, params, sink=tracking.epoch_sink(client, run_id),
+                          log=log)
+        predictor, rows, best = fitted.predictor, fitted.history, fitted.best
         evaluation = task.evaluate(predictor, splits, params)
-        best = best_epoch(history.rows, getattr(task, "monitor", None))
-        evaluation.metrics.update({**best, **timing(seconds, len(history.rows), built.samples,
+        evaluation.metrics.update({**best, **timing(fitted.seconds, len(rows),
+                                                    fitted.built.samples,
                                                     getattr(task, "sample_unit", "rows"))})
         example = task.example(splits)
         rows_of = getattr(task, "reference_rows", None)
@@ -232,7 +259,7 @@ def train_task(settings: Any, task: Any, params: Any = None, *, splits: Any = No
                                                                      list(example.columns))
         log_evaluation(evaluation)
         info = log_model(predictor, example, **dict(getattr(task, "model_options", {})))
-    out = TaskRun(run_id, info.model_uri, evaluation.metrics, history.rows,
+    out = TaskRun(run_id, info.model_uri, evaluation.metrics, rows,
                   run.info.experiment_id, best, lineage[tracking.TAG_DATA])
     shown = ", ".join(f"{k} {v:.4f}" for k, v in list(evaluation.metrics.items())[:4]
                       if not k.startswith("best_"))

@@ -41,26 +41,33 @@ class LoopRun:
     report: ExperimentReport
 
 
+def fit_collab(ml: MovieLens, ratings: pd.DataFrame, params: RecsysParams):
+    """The recsys task's untracked fit (``fit_task``) on ``ratings`` over the whole
+    catalogue of ``ml`` (items nobody rated yet still get a row), no validation split,
+    quietly; returns its predictor."""
+    from loopwatch.tasks.recsys.fit import quiet
+    from loopwatch.tasks.recsys.task import RecsysSplits, RecsysTask
+    from loopwatch.training.run import fit_task
+
+    splits = RecsysSplits(ml, {"train": ratings, "valid": ratings.iloc[:0]})
+    with quiet():
+        return fit_task(RecsysTask(), splits, params).predictor
+
+
 def fit_truth(ml: MovieLens, p: RecsysParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The oracle: a collab model fitted to all 100k ratings; returns (truth, users, items)."""
-    from loopwatch.tasks.recsys.fit import fit_collab
-
-    fit = fit_collab(ml.ratings, None, p.model_copy(update={"enable_progress_bar": False}),
-                     user_ids=ml.users["user_id"], item_ids=ml.items["item_id"], quiet=True)
-    users = np.asarray(fit.predictor.users.ids)
-    return fit.predictor.score_matrix(users), users, np.asarray(fit.predictor.items.ids)
+    predictor = fit_collab(ml, ml.ratings, p.model_copy(update={"enable_progress_bar": False}))
+    users = np.asarray(predictor.users.ids)
+    return predictor.score_matrix(users), users, np.asarray(predictor.items.ids)
 
 
-def collab_trainer(p: RecsysParams, world: World) -> Trainer:
+def collab_trainer(p: RecsysParams, ml: MovieLens) -> Trainer:
     """Retrain from scratch each generation (same seed), on the whole catalogue."""
-    from loopwatch.tasks.recsys.fit import fit_collab
-
     params = p.model_copy(update={"max_epochs": p.loop.max_epochs,
                                   "enable_progress_bar": False})
 
     def train(log: pd.DataFrame, generation: int):
-        return fit_collab(log, None, params, user_ids=world.user_ids,
-                          item_ids=world.item_ids, quiet=True).predictor
+        return fit_collab(ml, log, params)
 
     return train
 
@@ -70,7 +77,7 @@ def simulate(ml: MovieLens, p: RecsysParams, out_dir: Path) -> LoopRun:
     matrix, users, items = fit_truth(ml, p)
     gender = ml.users.set_index("user_id").loc[users, "gender"].to_numpy()
     world = build_world(matrix, users, items, gender, ml.ratings, lp)
-    trainer = collab_trainer(p, world)
+    trainer = collab_trainer(p, ml)
     arms = {arm: run_arm(world, arm, lp, trainer) for arm in lp.arms}
     random = arms["random"].metrics if "random" in arms else None
     alert = detect_recsys_loop(arms["model"].metrics, random) if "model" in arms \

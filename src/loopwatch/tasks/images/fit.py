@@ -9,10 +9,6 @@ ends at a tiny learning rate, so the last epoch is the one kept (no checkpoint).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import lightning as L
 import numpy as np
 import torch
@@ -22,27 +18,8 @@ from loopwatch.tasks.images.data import ImageSplits
 from loopwatch.tasks.images.module import ImageClassifier, Stage, discriminative_lrs
 from loopwatch.tasks.images.nets import NetConfig, as_tensor, build_net
 from loopwatch.tasks.images.params import ImageParams
-from loopwatch.training.run import Built, History
+from loopwatch.training.run import Built
 from loopwatch.training.trainer import batch_loader, build_trainer, fit
-
-EpochSink = Callable[[dict[str, float]], None]
-
-
-@dataclass
-class ImageFitResult:
-    module: ImageClassifier
-    config: NetConfig
-    history: list[dict[str, float]] = field(default_factory=list)
-    seconds: float = 0.0  # wall time of all stages, validation included
-    train_images: int = 0  # images seen in training (epochs x rows)
-
-    @property
-    def net(self) -> torch.nn.Module:
-        return self.module.net
-
-    @property
-    def last(self) -> dict[str, float]:
-        return self.history[-1] if self.history else {}
 
 
 def make_loader(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
@@ -125,17 +102,3 @@ def epoch_extras(trainer: L.Trainer, module: ImageClassifier) -> dict[str, float
     of the epoch and whether the body was frozen."""
     return {"lr": float(trainer.optimizers[0].param_groups[-1]["lr"]),
             "frozen": float(module.frozen)}
-
-
-def fit_images(splits: ImageSplits, params: ImageParams, sink: EpochSink | None = None,
-               callbacks: list[L.Callback] | None = None) -> ImageFitResult:
-    """Train ``params.arch`` on the splits outside a tracked run (benchmarks, drift demos)."""
-    L.seed_everything(params.seed, workers=True, verbose=False)
-    built = build_images(splits, params)
-    history = History(epoch_extras, sink=sink)
-    started = time.perf_counter()
-    run_schedule(built, params, [history, *(callbacks or [])])
-    seconds = time.perf_counter() - started
-    epochs = built.module.epoch_offset
-    return ImageFitResult(built.module, built.state["config"], history.rows, seconds,
-                          epochs * len(splits.train_y))

@@ -1,6 +1,7 @@
-"""Fit a collab model with Lightning; evaluate it and the baselines it must beat.
+"""The collab model's build, fit and predictor (``training.run.fit_task`` seeds and drives
+them); the baselines it must beat and their metrics.
 
-Seeded and deterministic on the CPU. fastai's recipe: a fixed number of one-cycle epochs
+Deterministic on the CPU. fastai's recipe: a fixed number of one-cycle epochs
 and the last epoch kept (the schedule ends at a tiny learning rate, so the last epoch is
 the settled one); the validation curve is logged per epoch to show over-fitting.
 """
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import lightning as L
 import numpy as np
@@ -21,19 +22,8 @@ from torch.utils.data import DataLoader
 from loopwatch.tasks.recsys.model import CollabConfig, CollabRegressor
 from loopwatch.tasks.recsys.params import RecsysParams
 from loopwatch.tasks.recsys.predictor import CollabPredictor, IdIndex, seen_items
-from loopwatch.training.run import Built, History
+from loopwatch.training.run import Built
 from loopwatch.training.trainer import batch_loader, build_trainer, fit
-
-
-@dataclass
-class CollabFit:
-    predictor: CollabPredictor
-    module: CollabRegressor
-    history: list[dict[str, float]] = field(default_factory=list)
-
-    @property
-    def last(self) -> dict[str, float]:
-        return self.history[-1] if self.history else {}
 
 
 def make_loader(users: IdIndex, items: IdIndex, frame: pd.DataFrame, batch_size: int,
@@ -69,32 +59,11 @@ def collab_predictor(built: Built, train: pd.DataFrame) -> CollabPredictor:
     return CollabPredictor(s["config"], s["users"], s["items"], module.net, seen_items(train))
 
 
-def fit_built(built: Built, params: RecsysParams, callbacks: list[L.Callback], *,
-              quiet: bool = False) -> None:
+def fit_built(built: Built, params: RecsysParams, callbacks: list[L.Callback]) -> None:
     """One one-cycle fit on one intra-op thread (see ``one_thread``)."""
     trainer = build_trainer(params, callbacks=callbacks)
-    with warnings.catch_warnings(), one_thread(), _lightning_level(quiet):
-        if quiet:  # the loop fits dozens of models: keep its output to its own lines
-            warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec).*")
+    with one_thread():
         fit(trainer, built.module, built.train, built.valid)
-
-
-def fit_collab(
-    train: pd.DataFrame,
-    valid: pd.DataFrame | None,
-    params: RecsysParams,
-    *,
-    user_ids=None,
-    item_ids=None,
-    quiet: bool = False,
-) -> CollabFit:
-    """Train on ``train`` (user_id, item_id, rating) outside a tracked run: the loop
-    simulation retrains dozens of models this way."""
-    L.seed_everything(params.seed, workers=True, verbose=False)
-    built = build_collab(train, valid, params, user_ids=user_ids, item_ids=item_ids)
-    history = History()
-    fit_built(built, params, [history], quiet=quiet)
-    return CollabFit(collab_predictor(built, train), built.module, history.rows)
 
 
 @contextmanager
@@ -111,17 +80,21 @@ def one_thread():
 
 
 @contextmanager
-def _lightning_level(quiet: bool):
-    """Lightning's per-fit INFO lines (devices, 'fit stopped') raised to WARNING if quiet."""
+def quiet() -> Iterator[None]:
+    """For a caller that fits dozens of models (the loop simulation): Lightning's per-fit
+    INFO lines (devices, 'fit stopped') raised to WARNING and its per-fit warnings (no
+    validation loader, LeafSpec) hidden, so the output keeps to the caller's own lines.
+    Restored afterwards."""
     # rank_zero is where Lightning logs those lines, with a level of its own.
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch",
                                               "lightning.pytorch.utilities.rank_zero")]
     before = [logger.level for logger in loggers]
-    if quiet:
-        for logger in loggers:
-            logger.setLevel(logging.WARNING)
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(val_dataloader|LeafSpec).*")
+            yield
     finally:
         for logger, level in zip(loggers, before, strict=True):
             logger.setLevel(level)

@@ -1,8 +1,8 @@
-"""Fit a tabular classifier with Lightning: seeded, early-stopped, checkpointed."""
+"""The tabular classifier's build, fit and predictor (``training.run.fit_task`` seeds and
+drives them): early-stopped, the best epoch checkpointed and restored."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -16,22 +16,12 @@ from loopwatch.tasks.tabular.params import MONITOR, TabularParams
 from loopwatch.tasks.tabular.predictor import TabularPredictor
 from loopwatch.tasks.tabular.preprocessing import TabularPreprocessor
 from loopwatch.tasks.tabular.spec import TabularSpec
-from loopwatch.training.run import Built, History, best_epoch
+from loopwatch.training.run import Built
 from loopwatch.training.trainer import batch_loader, build_trainer
 from loopwatch.training.trainer import fit as fit_module
 from loopwatch.training.weights import ips_weights
 
 METRIC, MODE = MONITOR
-
-
-@dataclass
-class FitResult:
-    predictor: TabularPredictor
-    module: TabularClassifier
-    best_metrics: dict[str, float]
-    epochs_run: int
-    best_checkpoint: str | None
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def make_loader(spec: TabularSpec, pre: TabularPreprocessor, frame: pd.DataFrame,
@@ -75,7 +65,7 @@ def build_tabular(spec: TabularSpec, train: pd.DataFrame, valid: pd.DataFrame,
                  samples=len(train))
 
 
-def fit_built(built: Built, params: TabularParams, callbacks: list[L.Callback]) -> L.Trainer:
+def fit_built(built: Built, params: TabularParams, callbacks: list[L.Callback]) -> None:
     """Fit until early stopping, then restore the best epoch (served, not the last)."""
     trainer = build_trainer(params, callbacks=[*callbacks, *built.callbacks],
                             enable_checkpointing=True,
@@ -86,26 +76,7 @@ def fit_built(built: Built, params: TabularParams, callbacks: list[L.Callback]) 
         state = torch.load(ckpt.best_model_path, map_location="cpu", weights_only=False)
         built.module.load_state_dict(state["state_dict"])
     built.module = built.module.cpu().eval()
-    return trainer
 
 
 def predictor_of(built: Built) -> TabularPredictor:
     return TabularPredictor(built.state["spec"], built.state["pre"], built.module.net)
-
-
-def fit_tabular(
-    spec: TabularSpec,
-    train: pd.DataFrame,
-    valid: pd.DataFrame,
-    params: TabularParams,
-    checkpoint_dir: Path,
-    callbacks: list[L.Callback] | None = None,
-) -> FitResult:
-    """Fit outside a tracked run (the lending simulation retrains many models this way)."""
-    L.seed_everything(params.seed, workers=True, verbose=False)
-    built = build_tabular(spec, train, valid, params, checkpoint_dir)
-    history = History()
-    trainer = fit_built(built, params, [history, *(callbacks or [])])
-    best = best_epoch(history.rows, MONITOR)
-    return FitResult(predictor_of(built), built.module, best, trainer.current_epoch,
-                     built.state["ckpt"].best_model_path or None, history.rows)
