@@ -18,15 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pandas as pd
 import sqlalchemy as sa
 
 from loopwatch.serving.jsonio import loads
 
-if TYPE_CHECKING:  # the store imports this module, never the other way round
-    from loopwatch.serving.log_store import LogStore
+
+class LogTables(Protocol):
+    """What reading needs of a ``log_store.LogStore`` (which imports this module, so this
+    one names only the shape): its engine and its two tables."""
+
+    engine: sa.Engine
+    predictions: sa.Table
+    feedback: sa.Table
 
 SENSITIVE_PREFIX = "sensitive_"  # logged sensitive attribute <name> is column sensitive_<name>
 
@@ -46,7 +52,7 @@ def as_utc(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _window_query(store: LogStore, start, end, model_name, model_version):
+def _window_query(store: LogTables, start, end, model_name, model_version):
     p, f = store.predictions, store.feedback
     stmt = (sa.select(p, f.c.label, f.c.origin.label("label_origin"),
                       f.c.arrived_at.label("label_arrived_at"))
@@ -68,7 +74,7 @@ def _where(stmt, p, start, end, model_name, model_version):
     return stmt
 
 
-def read_predictions(store: LogStore, start=None, end=None, *, model_name: str | None = None,
+def read_predictions(store: LogTables, start=None, end=None, *, model_name: str | None = None,
                      model_version: str | int | None = None,
                      expand_inputs: bool = True) -> pd.DataFrame:
     stmt = _window_query(store, start, end, model_name, model_version)
@@ -78,7 +84,7 @@ def read_predictions(store: LogStore, start=None, end=None, *, model_name: str |
     return _shape(raw, expand_inputs)
 
 
-def read_prediction_chunks(store: LogStore, start=None, end=None, *, model_name: str | None = None,
+def read_prediction_chunks(store: LogTables, start=None, end=None, *, model_name: str | None = None,
                            model_version: str | int | None = None, chunk_rows: int = 100_000,
                            ) -> Iterator[pd.DataFrame]:
     """The same window as ``read_predictions``, ``chunk_rows`` at a time (server-side cursor
@@ -91,7 +97,7 @@ def read_prediction_chunks(store: LogStore, start=None, end=None, *, model_name:
             yield _shape(pd.DataFrame(rows, columns=columns), True)
 
 
-def window_versions(store: LogStore, start=None, end=None, *,
+def window_versions(store: LogTables, start=None, end=None, *,
                     model_name: str | None = None) -> dict[str, int]:
     """Predictions per model version in the window, most first: its size without reading it."""
     p = store.predictions
