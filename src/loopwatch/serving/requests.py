@@ -125,17 +125,28 @@ def _text(value: str, where: str) -> None:
                            "send valid Unicode", field=where) from None
 
 
-def refuse_unscored(proba: np.ndarray, inputs: list[dict]) -> None:
-    """A record the model cannot score (its probabilities are not numbers, e.g. x1=1e308
-    overflows the network) is refused, naming its most extreme value: logged, it would be a
-    row with no score that no monitoring window can use."""
+UNSCORED = "the model cannot score these values (its probabilities are not numbers)"
+UNSCORED_FIX = "send values in the range the model was trained on"
+
+
+def first_unscored(proba: np.ndarray, inputs: list[dict]) -> tuple[int, str | None] | None:
+    """The first record the model could not score (e.g. x1=1e308 overflows the network) and
+    its most extreme numeric field, or None: logged, such a record would be a row with no
+    score that no monitoring window can use."""
     bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
-    if len(bad):
-        i = int(bad[0])
-        numbers = {k: abs(float(v)) for k, v in inputs[i].items()
-                   if isinstance(v, int | float) and not isinstance(v, bool)}
-        field = max(numbers, key=numbers.get) if numbers else None
+    if not len(bad):
+        return None
+    i = int(bad[0])
+    numbers = {k: abs(float(v)) for k, v in inputs[i].items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    return i, max(numbers, key=numbers.get) if numbers else None
+
+
+def refuse_unscored(proba: np.ndarray, inputs: list[dict]) -> None:
+    """A 422 for the first record the model cannot score, naming its most extreme value."""
+    found = first_unscored(proba, inputs)
+    if found is not None:
+        i, field = found
         worst = f"; {field}={inputs[i][field]!r} is the most extreme value" if field else ""
-        raise RequestError(422, f"record {i}: the model cannot score these values (its "
-                           f"probabilities are not numbers){worst}: send values in the range "
-                           "the model was trained on", field=field, record=i)
+        raise RequestError(422, f"record {i}: {UNSCORED}{worst}: {UNSCORED_FIX}",
+                           field=field, record=i)

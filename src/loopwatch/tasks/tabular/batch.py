@@ -23,6 +23,7 @@ import pandas as pd
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
+from loopwatch.serving.requests import UNSCORED, UNSCORED_FIX, first_unscored
 from loopwatch.serving.rows import build_rows, new_id
 from loopwatch.tasks.tabular.champion import Champion
 from loopwatch.tasks.tabular.schemas import InputSchema
@@ -59,8 +60,27 @@ def read_chunks(path: Path, schema: InputSchema, chunk_rows: int) -> tuple[int |
     with path.open("rb") as fh:  # a line count for the progress bar (quoted newlines aside)
         total = max(sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - 1,
                     0)
-    reader = pd.read_csv(path, chunksize=chunk_rows, dtype={c: str for c in text_cols})
-    return total, iter(reader)
+    try:
+        reader = pd.read_csv(path, chunksize=chunk_rows, dtype={c: str for c in text_cols})
+    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
+    return total, _readable(reader, path)
+
+
+def _readable(reader, path: Path) -> Iterator[pd.DataFrame]:
+    try:
+        yield from reader
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: Exception) -> ValueError:
+    if isinstance(exc, UnicodeDecodeError):
+        return ValueError(f"{path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x}): "
+                          "save it as a UTF-8 CSV, or as Parquet")
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return ValueError(f"{path.name} is empty: give a header row and at least one row")
+    return ValueError(f"{path.name} is not a well-formed CSV: {str(exc).strip()}")
 
 
 def check_frame(schema: InputSchema, frame: pd.DataFrame, first_row: int,
@@ -116,8 +136,14 @@ def score_file(input_path: Path | str, output_path: Path | str, champion: Champi
                 typed = check_frame(schema, chunk, done, input_path.name)
                 inputs = typed[list(schema.input_names)]
                 proba = np.asarray(champion.predictor.predict_proba(inputs), dtype=np.float64)
-                decisions = policy.decide(proba[:, -1], rng)
                 records = inputs.to_dict("records")
+                unscored = first_unscored(proba, records)
+                if unscored is not None:  # refused, not logged with no score
+                    i, field = unscored
+                    worst = f"; column '{field}' = {records[i][field]!r}" if field else ""
+                    raise ValueError(f"{input_path.name} row {done + i}: {UNSCORED}{worst}: "
+                                     f"{UNSCORED_FIX}")
+                decisions = policy.decide(proba[:, -1], rng)
                 sens_cols = [c for c in schema.sensitive_names if c in typed.columns]
                 sensitive = typed[sens_cols].to_dict("records") if sens_cols else []
                 rows, items = build_rows(
