@@ -80,7 +80,7 @@ def test_unscorable_unreadable_and_empty_files_are_one_clear_error_and_log_nothi
     huge.to_csv(tmp_path / "huge.csv", index=False)
     refused("huge.csv", r"huge.csv row 3: the model cannot score these values .*column 'x1'")
     (tmp_path / "latin1.csv").write_bytes("color,x1\nrouge,1\nvert\xe9,2\n".encode("latin-1"))
-    refused("latin1.csv", r"latin1.csv is not UTF-8 text \(byte 0xe9\): save it as a UTF-8")
+    refused("latin1.csv", r"latin1.csv is not UTF-8 text \(byte 0xe9\): save it as UTF-8")
     (tmp_path / "empty.csv").write_bytes(b"")
     refused("empty.csv", "empty.csv is empty: give a header row")
     assert store.count() == 0 and not (tmp_path / "o.csv").exists()

@@ -69,3 +69,25 @@ def test_feedback_files_csv_jsonl_parquet(tmp_path):
         read_feedback_file(tmp_path / "f.xlsx")
     with pytest.raises(FileNotFoundError):
         read_feedback_file(tmp_path / "none.csv")
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("latin.csv", "prediction_id,label\na,caf\xe9\n".encode("latin-1"),
+     "latin.csv is not UTF-8 text (byte 0xe9): save it as UTF-8"),
+    ("empty.csv", b"", "empty.csv is empty: give a header row"),
+    ("broken.parquet", b"PAR1 not really", "broken.parquet is not a readable PARQUET file"),
+    ("broken.jsonl", b'{"prediction_id": "a", "label":\n', "broken.jsonl is not a readable"),
+])
+def test_an_unreadable_feedback_or_records_file_is_one_line_naming_it(tmp_path, name, content,
+                                                                       words):
+    from loopwatch.serving.frames import read_records
+
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as caught:
+        read_feedback_file(path)
+    assert str(caught.value).startswith(words) and "\n" not in str(caught.value)
+    if path.suffix in (".csv", ".parquet"):  # `loopwatch predict FILE` reads them too
+        with pytest.raises(ValueError, match=words.split(":")[0].replace("(", r"\(")
+                           .replace(")", r"\)")):
+            read_records(path)

@@ -140,16 +140,21 @@ def read_feedback_file(path: Path | str, default_origin: str | None = None) -> l
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"feedback file {path} does not exist")
+    from loopwatch.data.files import unreadable
+
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif suffix in (".jsonl", ".ndjson", ".json"):
-        frame = pd.read_json(path, lines=suffix != ".json", dtype=False)
-    elif suffix in (".csv", ".txt"):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    else:
+    if suffix not in (".parquet", ".jsonl", ".ndjson", ".json", ".csv", ".txt"):
         raise ValueError(f"{path}: unsupported feedback format {suffix!r}; use .csv, .parquet "
                          "or .jsonl")
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix in (".jsonl", ".ndjson", ".json"):
+            frame = pd.read_json(path, lines=suffix != ".json", dtype=False)
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except ValueError as exc:
+        raise unreadable(path, exc) from None
     missing = [c for c in ("prediction_id", "label") if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks column(s) {missing}; expected prediction_id, label "

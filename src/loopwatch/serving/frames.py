@@ -138,11 +138,14 @@ def read_records(path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    raise ValueError(f"{path}: give a .csv or .parquet file of records")
+    from loopwatch.data.files import unreadable
+
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: give a .csv or .parquet file of records")
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except ValueError as exc:
+        raise unreadable(path, exc) from None
 
 
 def predict_records(settings, name: str, path) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from loopwatch.data.files import unreadable
 from loopwatch.serving.jsonio import dumps
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.policy import DecisionPolicy
@@ -62,25 +63,16 @@ def read_chunks(path: Path, schema: InputSchema, chunk_rows: int) -> tuple[int |
                     0)
     try:
         reader = pd.read_csv(path, chunksize=chunk_rows, dtype={c: str for c in text_cols})
-    except (pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise _unreadable(path, exc) from None
+    except ValueError as exc:  # empty, or not UTF-8 in its first block
+        raise unreadable(path, exc) from None
     return total, _readable(reader, path)
 
 
 def _readable(reader, path: Path) -> Iterator[pd.DataFrame]:
     try:
         yield from reader
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise _unreadable(path, exc) from None
-
-
-def _unreadable(path: Path, exc: Exception) -> ValueError:
-    if isinstance(exc, UnicodeDecodeError):
-        return ValueError(f"{path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x}): "
-                          "save it as a UTF-8 CSV, or as Parquet")
-    if isinstance(exc, pd.errors.EmptyDataError):
-        return ValueError(f"{path.name} is empty: give a header row and at least one row")
-    return ValueError(f"{path.name} is not a well-formed CSV: {str(exc).strip()}")
+    except ValueError as exc:  # a malformed line or a bad byte further down
+        raise unreadable(path, exc) from None
 
 
 def check_frame(schema: InputSchema, frame: pd.DataFrame, first_row: int,
