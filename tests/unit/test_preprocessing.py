@@ -57,3 +57,17 @@ def test_missing_input_column_is_named():
 
     with pytest.raises(KeyError, match="money"):
         fitted().transform(pd.DataFrame({"c": ["x"], "n": [1.0]}))
+
+
+def test_training_ranges_flag_values_outside_them_and_old_models_flag_nothing():
+    import json
+
+    pre = fitted()
+    assert pre.ranges == {"n": [1.0, 5.0], "money": [0.0, 1000.0]}  # raw values, NaN aside
+    flags = pre.outside_ranges([{"n": 1.0, "money": 5.0}, {"n": 6.0, "money": 5.0},
+                                {"n": None, "money": None}, {"n": 0.5, "money": -1.0}])
+    assert flags == [[], ["n"], [], ["n", "money"]]
+    saved = json.loads(pre.to_json())
+    del saved["ranges"]  # a model saved before ranges were recorded
+    old = TabularPreprocessor.from_json(json.dumps(saved))
+    assert old.outside_ranges([{"n": 6.0, "money": 5.0}]) == [[]]

@@ -206,3 +206,22 @@ def test_a_retried_request_gets_the_same_answer_and_logs_nothing_new(client, sto
     other = client.post("/predict", json=body, headers={"x-request-id": "retry-2"})
     assert other.json()["predictions"][0]["prediction_id"] != \
         first.json()["predictions"][0]["prediction_id"] and store.count() == 4
+
+
+def test_inputs_outside_the_training_range_are_flagged_in_the_answer_and_counted(client,
+                                                                                  store):
+    top = float(FRAME["x1"].max())
+    body = {"records": records(3)}
+    body["records"][1]["x1"] = top + 1.0  # finite and scored, but beyond what training saw
+    body["records"][2]["x2"] = float(FRAME["x2"].min()) - 1.0
+    first = client.post("/predict", json=body, headers={"x-request-id": "range-1"})
+    flags = [p.get("outside_training_range") for p in first.json()["predictions"]]
+    assert flags == [None, ["x1"], ["x2"]]
+    logged = store.read().set_index("prediction_id")
+    meta = logged.loc[first.json()["predictions"][0]["prediction_id"], "request_meta"]
+    assert meta["outside_training_range"] == 2
+    again = client.post("/predict", json=body, headers={"x-request-id": "range-1"})
+    assert again.json()["predictions"] == first.json()["predictions"]  # the replay flags too
+    schema = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+    item = schema["200"]["content"]["application/json"]["schema"]["properties"]["predictions"]
+    assert "outside_training_range" in item["items"]["properties"]

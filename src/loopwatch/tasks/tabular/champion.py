@@ -31,6 +31,12 @@ class Champion:
     def predict_proba(self, records) -> np.ndarray:
         return predict_proba(self.predictor, self.encoder, records)
 
+    def outside_ranges(self, records: list[dict]) -> list[list[str]]:
+        """Per record, the inputs outside their training range ([] for a model that did
+        not record its ranges)."""
+        pre = getattr(self.predictor, "preprocessor", None)
+        return pre.outside_ranges(records) if pre is not None else [[] for _ in records]
+
 
 def load_version(tracking_uri: str, name: str, version: str, alias: str | None = CHAMPION
                  ) -> Champion:

@@ -10,7 +10,7 @@ inside the MLflow model and can be read by a person.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ class TabularPreprocessor:
     means: dict[str, float]
     stds: dict[str, float]
     log1p: list[str]
+    # [min, max] of each continuous column in training: a served value outside it is an
+    # extrapolation, flagged in the answer (models saved before this have none: no flags)
+    ranges: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -44,17 +47,29 @@ class TabularPreprocessor:
             col: [UNKNOWN, *sorted(str(v) for v in frame[col].dropna().unique())]
             for col in categorical
         }
-        medians, means, stds = {}, {}, {}
+        medians, means, stds, ranges = {}, {}, {}, {}
         log_cols = [c for c in log1p if c in continuous]
         for col in continuous:
             values = pd.to_numeric(frame[col], errors="coerce").astype("float64")
             median = float(values.median()) if values.notna().any() else 0.0
+            if values.notna().any():
+                ranges[col] = [float(values.min()), float(values.max())]
             values = values.fillna(median)
             if col in log_cols:
                 values = np.log1p(values.clip(lower=0))
             medians[col], means[col] = median, float(values.mean())
             stds[col] = float(values.std()) or 1.0  # a constant column must not divide by 0
-        return cls(list(categorical), list(continuous), vocab, medians, means, stds, log_cols)
+        return cls(list(categorical), list(continuous), vocab, medians, means, stds, log_cols,
+                   ranges)
+
+    def outside_ranges(self, records: list[dict]) -> list[list[str]]:
+        """Per record, the continuous inputs whose value lies outside the training range."""
+        out: list[list[str]] = [[] for _ in records]
+        for col, (low, high) in self.ranges.items():
+            values = np.array([r.get(col) for r in records], dtype=np.float64)  # None -> NaN
+            for i in np.flatnonzero((values < low) | (values > high)).tolist():
+                out[i].append(col)
+        return out
 
     @property
     def cardinalities(self) -> list[int]:

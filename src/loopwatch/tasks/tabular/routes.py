@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from loopwatch.config import ServingParams
 from loopwatch.serving.app import Mount, create_app
 from loopwatch.serving.champion import PredictorSource
-from loopwatch.serving.http import earlier_answer, json_response, read_body
+from loopwatch.serving.http import earlier_answer, json_response, prediction_item, read_body
 from loopwatch.serving.log_store import LogStore
 from loopwatch.serving.openapi import Described, answers, json_body, predictions, records_body
 from loopwatch.serving.policy import DecisionPolicy
@@ -40,7 +40,9 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
     async def predict(request: Request) -> Response:
         body = await read_body(request, params.max_body_bytes)
         champion = source.current()  # this request's snapshot, whatever swaps meanwhile
-        replay = await earlier_answer(request, writer.store, champion.info.name)
+        replay = await earlier_answer(
+            request, writer.store, champion.info.name,
+            lambda row: flagged(prediction_item(row), champion.outside_ranges([row["inputs"]])[0]))
         if replay is not None:
             return replay
         info = champion.info
@@ -59,11 +61,15 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
                     "user_agent": request.headers.get("user-agent"), "n_records": len(proba)}
             if parsed.metadata:
                 meta["metadata"] = parsed.metadata
-            return build_rows(
+            outside = champion.outside_ranges(parsed.inputs)
+            if any(outside):  # how many of this request's records the model extrapolated on
+                meta["outside_training_range"] = sum(1 for cols in outside if cols)
+            rows, items = build_rows(
                 model_name=info.name, model_version=info.version,
                 classes=champion.spec.classes, inputs=parsed.inputs, sensitive=parsed.sensitive,
                 proba=proba, decisions=decisions, policy=policy, source="http",
                 request_id=request_id, metadata=meta)
+            return rows, [flagged(item, cols) for item, cols in zip(items, outside, strict=True)]
 
         request_id = (request.headers.get("x-request-id") or new_id())[:64]
         # Decisions are drawn on the event loop thread only, so one generator is safe.
@@ -96,6 +102,12 @@ def tabular_router(source: PredictorSource, writer: GroupCommitWriter, params: S
     return router
 
 
+def flagged(item: dict, outside: list[str]) -> dict:
+    """An answer's item, with the inputs outside their training range when there are any:
+    the model extrapolates there, so the client may want to treat the score with care."""
+    return {**item, "outside_training_range": outside} if outside else item
+
+
 def describe_tabular(source: PredictorSource, params: ServingParams) -> Described:
     """``POST /predict``'s schemas from the served champion's inputs and their types."""
     schema = source.current().schema
@@ -104,7 +116,10 @@ def describe_tabular(source: PredictorSource, params: ServingParams) -> Describe
                         extra={"metadata": {"type": "object"}, "model": {"type": "string"}})
     return {"/predict": {"post": {
         "requestBody": json_body(body),
-        "responses": answers(predictions(), 400, 401, 404, 413, 415, 422, 503)}}}
+        "responses": answers(predictions({"outside_training_range": {
+            "type": "array", "items": {"type": "string"},
+            "description": "inputs outside the range seen in training"}}),
+            400, 401, 404, 413, 415, 422, 503)}}}
 
 
 def tabular_mount(source: PredictorSource, params: ServingParams, *, epsilon: float = 0.0,
