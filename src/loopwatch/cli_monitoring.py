@@ -70,14 +70,5 @@ def _generic(settings, task, window: str | None, model: str | None) -> list[str]
     from loopwatch.monitoring.served import watch_served
 
     params = run_step(task.params_model.from_settings, settings)
-    out = run_step(watch_served, settings, model or params.model_name,
-                   list(getattr(task, "sensitive", ())), window)
-    m, drift = out.result.metrics, out.result.drift
-    return [f"{out.rows} predictions of {out.model_name} v{out.model_version}, "
-            f"{m['labelled_rows']:.0f} labelled",
-            f"drift: {drift.n_drifted}/{len(drift.columns)} columns (share {drift.share:.2f})",
-            *(f"{key}: {m[key]:.4f}" for key in ("accuracy", "accuracy_ips",
-                                                 "decision_dependent_label_share",
-                                                 "min_propensity") if key in m),
-            *(f"  - {note}" for note in out.result.notes),
-            f"MLflow monitoring run: {out.run_id}"]
+    return run_step(watch_served, settings, model or params.model_name,
+                    list(getattr(task, "sensitive", ())), window).lines()

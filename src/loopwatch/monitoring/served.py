@@ -29,6 +29,19 @@ class ServedWindow:
     rows: int
     run_id: str
 
+    def lines(self) -> list[str]:
+        """What `loopwatch monitor --task NAME` shows of the window."""
+        m, drift = self.result.metrics, self.result.drift
+        return [f"{self.rows} predictions of {self.model_name} v{self.model_version}, "
+                f"{m['labelled_rows']:.0f} labelled",
+                f"drift: {drift.n_drifted}/{len(drift.columns)} columns "
+                f"(share {drift.share:.2f})",
+                *(f"{key}: {m[key]:.4f}" for key in ("accuracy", "accuracy_ips",
+                                                     "decision_dependent_label_share",
+                                                     "min_propensity") if key in m),
+                *(f"  - {note}" for note in self.result.notes),
+                f"MLflow monitoring run: {self.run_id}"]
+
 
 def champion_reference(settings: Settings, name: str
                        ) -> tuple[str, list[str], pd.DataFrame]:

@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from loopwatch.serving.champion import NoChampion
+
 Schema = dict[str, Any]
 # path -> method -> {"requestBody": ..., "responses": ...} (merged into FastAPI's operation)
 Described = dict[str, dict[str, dict[str, Any]]]
@@ -64,7 +66,7 @@ def records_body(columns: Iterable[tuple[str, str, bool]], optional: Iterable[st
     """``{"records": [{column: value, ...}, ...], ...extra}``: ``columns`` are the required
     (name, kind, nullable) inputs, ``optional`` the keys a record may carry too (sensitive
     attributes, logged for fairness monitoring)."""
-    columns, optional = list(columns), [c for c in optional]
+    columns = list(columns)
     names = [name for name, _, _ in columns]
     properties = {name: value_schema(kind, nullable) for name, kind, nullable in columns}
     properties.update({name: {"type": ["string", "number", "boolean", "null"]}
@@ -120,7 +122,7 @@ def publish(app: FastAPI, describers: Iterable[Callable[[], Described]]) -> None
         for describe in describers:
             try:
                 described = describe()
-            except Exception:  # no champion loaded yet: the route stays documented as is
+            except NoChampion:  # none loaded yet: the route stays documented as FastAPI has it
                 continue
             for path, methods in described.items():
                 for method, operation in methods.items():
